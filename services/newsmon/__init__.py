@@ -1,0 +1,1 @@
+"""newsmon: streaming news monitoring."""

@@ -1,0 +1,1 @@
+"""Shared core: settings, topics, contract models, logging, metrics, Kafka clients."""

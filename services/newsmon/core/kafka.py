@@ -1,0 +1,50 @@
+"""Kafka client settings shared by every aiokafka producer, consumer and admin client."""
+
+from __future__ import annotations
+
+import ssl
+from typing import Any
+
+from newsmon.core.config import KafkaSecurity, Settings
+
+
+def ssl_context(sec: KafkaSecurity) -> ssl.SSLContext | None:
+    """An SSL context from the settings, or None when the protocol does not use TLS."""
+    if not sec.protocol.endswith("SSL"):
+        return None
+    ctx = ssl.create_default_context(cafile=str(sec.ssl_cafile) if sec.ssl_cafile else None)
+    if sec.ssl_certfile:
+        ctx.load_cert_chain(
+            str(sec.ssl_certfile), str(sec.ssl_keyfile) if sec.ssl_keyfile else None
+        )
+    ctx.check_hostname = sec.ssl_check_hostname
+    return ctx
+
+
+def client_kwargs(settings: Settings) -> dict[str, Any]:
+    """Keyword arguments for any aiokafka client: bootstrap servers and security."""
+    sec = settings.kafka_security
+    kw: dict[str, Any] = {
+        "bootstrap_servers": settings.bootstrap,
+        "security_protocol": sec.protocol,
+    }
+    ctx = ssl_context(sec)
+    if ctx is not None:
+        kw["ssl_context"] = ctx
+    if sec.protocol.startswith("SASL"):
+        kw["sasl_mechanism"] = sec.sasl_mechanism
+        kw["sasl_plain_username"] = sec.sasl_username
+        kw["sasl_plain_password"] = sec.sasl_password.get_secret_value() if sec.sasl_password else None
+    return kw
+
+
+def producer_kwargs(settings: Settings) -> dict[str, Any]:
+    """An idempotent producer that waits for all in-sync replicas."""
+    return {
+        **client_kwargs(settings),
+        "acks": "all",
+        "enable_idempotence": True,
+        "linger_ms": 5,
+        "max_request_size": 8 * 1024 * 1024,
+        "compression_type": None,
+    }

@@ -1,0 +1,29 @@
+"""Prometheus metrics shared by every service (service-specific ones live in each service)."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram, Info
+
+SERVICE_INFO = Info("newsmon_service", "Which newsmon service this process runs")
+SERVICE_READY = Gauge(
+    "newsmon_service_ready", "1 once the service has joined its group / opened its inputs"
+)
+DEAD_LETTERS = Counter(
+    "newsmon_dead_letters_total",
+    "Records sent to the dead-letter topic, by stage and reason",
+    ["stage", "reason"],
+)
+RECORDS_IN = Counter(
+    "newsmon_records_consumed_total", "Records consumed from a contract topic", ["topic"]
+)
+RECORDS_OUT = Counter(
+    "newsmon_records_produced_total", "Records produced to a contract topic", ["topic"]
+)
+#: Seconds from an article's ingestion to a stage's output; the alerter's stage is the
+#: end-to-end latency (ingest time -> alert time).
+PIPELINE_LATENCY = Histogram(
+    "newsmon_pipeline_latency_seconds",
+    "Seconds from an article's ingestion to a stage's output",
+    ["stage"],
+    buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120, 300),
+)

@@ -1,0 +1,119 @@
+"""The one place that declares newsmon's Kafka topics (a contract, see ARCHITECTURE.md).
+
+Faust topics, topic creation, JSON schemas, the AsyncAPI document and the compose file are
+all derived from `TOPICS`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from pydantic import BaseModel, TypeAdapter
+
+from newsmon.core import models
+
+#: Every stream topic that a Faust table reads from has this many partitions, and so do the
+#: tables' changelogs; changing it on a live cluster needs a migration.
+PARTITIONS = 4
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    """How one topic is laid out and what it carries."""
+
+    name: str
+    partitions: int
+    key_field: str
+    value_model: type[BaseModel] | Any
+    cleanup_policy: Literal["delete", "compact"]
+    description: str
+    retention_ms: int = -1  # keep news forever by default; operators can change it
+
+    def adapter(self) -> TypeAdapter[Any]:
+        """A validator/serializer of this topic's values (works for unions too)."""
+        return TypeAdapter(self.value_model)
+
+    def config(self) -> dict[str, str]:
+        """Topic-level Kafka configuration."""
+        cfg = {"cleanup.policy": self.cleanup_policy}
+        if self.cleanup_policy == "delete":
+            cfg["retention.ms"] = str(self.retention_ms)
+        return cfg
+
+
+ARTICLES_RAW = TopicSpec(
+    "news.articles.raw",
+    PARTITIONS,
+    "id",
+    models.Article,
+    "delete",
+    "Articles accepted by the ingester, keyed by article id; record time is published_at.",
+)
+ARTICLES_DLQ = TopicSpec(
+    "news.articles.dlq",
+    1,
+    "id",
+    models.DeadLetter,
+    "delete",
+    "Rejected input from any stage, with the reason and the original payload.",
+)
+ENTITIES = TopicSpec(
+    "news.entities",
+    PARTITIONS,
+    "article_id",
+    models.ArticleEntities,
+    "delete",
+    "Canonical entities of each article (one record per article, possibly empty).",
+)
+OBSERVATIONS = TopicSpec(
+    "news.observations",
+    PARTITIONS,
+    "article_id",
+    models.ArticleObservations,
+    "delete",
+    "Quantity observations of each article (one record per article, possibly empty).",
+)
+EVENTS = TopicSpec(
+    "news.events",
+    PARTITIONS,
+    "article_id",
+    models.ArticleEvents,
+    "delete",
+    "CAMEO-coded diplomatic events of each article (one record per article, possibly empty).",
+)
+METRICS = TopicSpec(
+    "news.metrics",
+    PARTITIONS,
+    "series_id",
+    models.MetricUpdate,
+    "compact",
+    "Series updates from the tracker; each record carries the whole series, so compaction "
+    "keeps the latest state of every series.",
+)
+ACTORS = TopicSpec(
+    "news.actors",
+    PARTITIONS,
+    "actor.id",
+    models.ActorRecord,
+    "delete",
+    "First-seen and salience updates of actors, and relation tone of actor pairs.",
+)
+ALERTS = TopicSpec(
+    "news.alerts",
+    1,
+    "id",
+    models.Alert,
+    "delete",
+    "Alerts for subscribers; one partition so that every subscriber sees one order.",
+)
+
+TOPICS: dict[str, TopicSpec] = {
+    t.name: t
+    for t in (ARTICLES_RAW, ARTICLES_DLQ, ENTITIES, OBSERVATIONS, EVENTS, METRICS, ACTORS, ALERTS)
+}
+
+
+def topic_name(spec: TopicSpec, prefix: str = "") -> str:
+    """The topic's name on the cluster (a prefix lets test stacks share one broker)."""
+    return f"{prefix}{spec.name}"
