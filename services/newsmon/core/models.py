@@ -124,6 +124,10 @@ class ArticleEntities(Contract):
     source: str
     published_at: AwareDatetime
     extracted_at: AwareDatetime
+    ingested_at: AwareDatetime | None = Field(
+        default=None,
+        description="When the article entered the pipeline, carried for end-to-end latency.",
+    )
     entities: list[Entity]
 
 
@@ -156,6 +160,10 @@ class ArticleObservations(Contract):
     source: str
     published_at: AwareDatetime
     extracted_at: AwareDatetime
+    ingested_at: AwareDatetime | None = Field(
+        default=None,
+        description="When the article entered the pipeline, carried for end-to-end latency.",
+    )
     observations: list[Observation]
 
 
@@ -189,6 +197,10 @@ class ArticleEvents(Contract):
     source: str
     published_at: AwareDatetime
     extracted_at: AwareDatetime
+    ingested_at: AwareDatetime | None = Field(
+        default=None,
+        description="When the article entered the pipeline, carried for end-to-end latency.",
+    )
     events: list[Event]
 
 
@@ -204,6 +216,9 @@ class SeriesPoint(Contract):
     claimants: list[str] = Field(default_factory=list)
     alternatives: list[float] = Field(
         default_factory=list, description="Conflicting values reported for the same date."
+    )
+    evidence: list[SourcedEvidence] = Field(
+        default_factory=list, description="The sentences that reported the chosen value."
     )
 
 
@@ -232,6 +247,10 @@ class MetricUpdate(Contract):
     points: list[SeriesPoint] = Field(description="The whole series, ordered by as_of.")
     event_time: AwareDatetime = Field(description="published_at of the article that caused it.")
     updated_at: AwareDatetime
+    ingested_at: AwareDatetime | None = Field(
+        default=None,
+        description="When the article entered the pipeline, carried for end-to-end latency.",
+    )
 
 
 class ActorSalience(Contract):
@@ -252,6 +271,10 @@ class ActorSalience(Contract):
     evidence: list[SourcedEvidence] = Field(default_factory=list)
     event_time: AwareDatetime
     updated_at: AwareDatetime
+    ingested_at: AwareDatetime | None = Field(
+        default=None,
+        description="When the article entered the pipeline, carried for end-to-end latency.",
+    )
 
 
 class RelationTone(Contract):
@@ -271,6 +294,10 @@ class RelationTone(Contract):
     article_ids: list[str]
     event_time: AwareDatetime
     updated_at: AwareDatetime
+    ingested_at: AwareDatetime | None = Field(
+        default=None,
+        description="When the article entered the pipeline, carried for end-to-end latency.",
+    )
 
 
 ActorRecord = Annotated[ActorSalience | RelationTone, Field(discriminator="record")]

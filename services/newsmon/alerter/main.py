@@ -1,0 +1,203 @@
+"""The alerter service (`newsmon run alerter`): rules over tracker output, idempotent alerts.
+
+Three stateless agents evaluate the rules on `news.metrics`, `news.actors` and `news.events`
+and send candidate alerts to an internal topic keyed by 'rule|subject'; one stateful agent (the
+gate) reads it, so that everything about one rule and subject (ids already emitted,
+suppression, firing state) lives in one table partition. The gate publishes on `news.alerts`
+keyed by alert id.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import faust
+from pydantic import BaseModel, ValidationError
+
+from newsmon.alerter import metrics as m
+from newsmon.alerter.alerts import AlertGate, Evaluator
+from newsmon.alerter.rules import RuleSet, load_rules
+from newsmon.core import serde, topics
+from newsmon.core.config import Settings
+from newsmon.core.dlq import dead_letter
+from newsmon.core.faustapp import faust_topic, make_app, run_worker
+from newsmon.core.logs import bound_article, get_logger
+from newsmon.core.metrics import PIPELINE_LATENCY, RECORDS_IN, RECORDS_OUT
+from newsmon.core.models import (
+    ActorRecordAdapter,
+    Alert,
+    ArticleEvents,
+    MetricUpdate,
+    utcnow,
+)
+
+log = get_logger(__name__)
+
+Emit = Callable[[Any, str, bytes], Awaitable[None]]
+
+
+class AlerterService:
+    """Wires rules, topics, tables and agents; `emit` is the one place that produces records."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        rules: RuleSet | None = None,
+        app: faust.App | None = None,
+        **overrides: Any,
+    ):
+        self.settings = settings
+        # Validated before anything connects: a wrong rules file stops the start with its errors.
+        self.rules = rules or load_rules(settings.rules_path)
+        for kind in ("threshold", "change", "new_actor", "diplomatic_action", "tone_shift"):
+            m.RULES_LOADED.labels(kind=kind).set(len(self.rules.of_kind(kind)))
+        self.app = app or make_app("alerter", settings, **overrides)
+        app_ = self.app
+        self.metrics_in = faust_topic(app_, topics.METRICS, settings)
+        self.actors_in = faust_topic(app_, topics.ACTORS, settings)
+        self.events_in = faust_topic(app_, topics.EVENTS, settings)
+        self.alerts_out = faust_topic(app_, topics.ALERTS, settings)
+        self.dlq = faust_topic(app_, topics.ARTICLES_DLQ, settings)
+        self.candidates = app_.topic(
+            f"{settings.topic_prefix}newsmon-alerter-candidates",
+            key_serializer="raw",
+            value_serializer="raw",
+            partitions=topics.PARTITIONS,
+            internal=True,
+        )
+        self.emitted = self._table("emitted", "Alert ids already published or suppressed")
+        self.last_fired = self._table("last-fired", "Event time of the last alert per rule|subject")
+        self.active = self._table("active", "Firing threshold alerts per rule|subject")
+        self.evaluator = Evaluator(self.rules)
+        self.gate = AlertGate(
+            self.rules, self.emitted, self.last_fired, self.active, settings.alert_suppression_s
+        )
+        self.emit: Emit = self._send
+
+        self.metrics_agent = app_.agent(self.metrics_in, name="evaluate-metrics")(
+            self._evaluator(
+                topics.METRICS,
+                lambda v: MetricUpdate.model_validate_json(v),
+                self.evaluator.on_metric,
+            )
+        )
+        self.actors_agent = app_.agent(self.actors_in, name="evaluate-actors")(
+            self._evaluator(
+                topics.ACTORS, ActorRecordAdapter.validate_json, self.evaluator.on_actor
+            )
+        )
+        self.events_agent = app_.agent(self.events_in, name="evaluate-events")(
+            self._evaluator(
+                topics.EVENTS,
+                lambda v: ArticleEvents.model_validate_json(v),
+                self.evaluator.on_events,
+            )
+        )
+        self.gate_agent = app_.agent(self.candidates, name="gate")(self._gate_agent)
+
+    def _table(self, name: str, help_: str) -> Any:
+        # JSON both ways: table values are plain dicts, never pydantic objects.
+        return self.app.Table(
+            name,
+            default=None,
+            partitions=topics.PARTITIONS,
+            schema=faust.Schema(key_serializer="json", value_serializer="json"),
+            help=help_,
+        )
+
+    async def _send(self, topic: Any, key: str, value: bytes) -> None:
+        await topic.send(key=key.encode("utf-8"), value=value)
+
+    def _evaluator(
+        self,
+        spec: topics.TopicSpec,
+        decode: Callable[[bytes], Any],
+        evaluate: Callable[[Any], list[Alert]],
+    ) -> Callable[[Any], Awaitable[None]]:
+        async def agent(stream: Any) -> None:
+            async for key, value in stream.items():
+                RECORDS_IN.labels(topic=spec.name).inc()
+                try:
+                    rec = decode(value)
+                    candidates = evaluate(rec)
+                except (ValidationError, ValueError) as exc:
+                    k = key.decode("utf-8", "replace") if isinstance(key, bytes) else key
+                    dl = dead_letter(
+                        "alerter",
+                        "invalid_record",
+                        f"{spec.name}: {exc}",
+                        value,
+                        source=spec.name,
+                        article_id=k,
+                    )
+                    log.warning("record_rejected", topic=spec.name, detail=str(exc)[:300])
+                    await self.emit(self.dlq, dl.id, serde.encode(dl))
+                    continue
+                ingested = _ingested_at(rec)
+                for alert in candidates:
+                    body = {
+                        "alert": alert.model_dump(mode="json"),
+                        "ingested_at": ingested.isoformat() if ingested else None,
+                    }
+                    await self.emit(
+                        self.candidates,
+                        f"{alert.rule}|{alert.subject}",
+                        json.dumps(body, separators=(",", ":")).encode("utf-8"),
+                    )
+
+        agent.__name__ = f"evaluate_{spec.name.replace('.', '_')}"
+        return agent
+
+    async def _gate_agent(self, stream: Any) -> None:
+        async for _key, value in stream.items():
+            try:
+                body = json.loads(value)
+                candidate = Alert.model_validate(body["alert"])
+            except (ValidationError, ValueError, KeyError) as exc:
+                log.warning("candidate_rejected", detail=str(exc)[:300])
+                continue
+            with bound_article(candidate.article_ids[0] if candidate.article_ids else None):
+                alert = self.gate.admit(candidate)
+                if alert is None:
+                    m.ALERTS_DROPPED.labels(
+                        kind=candidate.kind, reason=self.gate.last_reason or "unknown"
+                    ).inc()
+                    log.debug("alert_dropped", id=candidate.id, reason=self.gate.last_reason)
+                    continue
+                await self.emit(self.alerts_out, alert.id, serde.encode(alert))
+                RECORDS_OUT.labels(topic=topics.ALERTS.name).inc()
+                m.ALERTS.labels(kind=alert.kind, severity=alert.severity, status=alert.status).inc()
+                now = utcnow()
+                m.EVENT_TIME_LAG.set(max(0.0, (now - alert.event_time).total_seconds()))
+                if body.get("ingested_at"):
+                    ingested = dt.datetime.fromisoformat(body["ingested_at"])
+                    PIPELINE_LATENCY.labels(stage="alerter").observe(
+                        max(0.0, (now - ingested).total_seconds())
+                    )
+                for name, table in (
+                    ("emitted", self.emitted),
+                    ("last-fired", self.last_fired),
+                    ("active", self.active),
+                ):
+                    m.STATE_ENTRIES.labels(table=name).set(len(table))
+                log.info(
+                    "alert_published",
+                    id=alert.id,
+                    kind=alert.kind,
+                    status=alert.status,
+                    severity=alert.severity,
+                    title=alert.title,
+                )
+
+
+def _ingested_at(rec: BaseModel) -> Any:
+    return getattr(rec, "ingested_at", None) or getattr(rec, "extracted_at", None)
+
+
+def run(settings: Settings) -> None:
+    """Run the alerter in the foreground (`newsmon run alerter`)."""
+    service = AlerterService(settings)
+    run_worker(service.app, "alerter", settings)

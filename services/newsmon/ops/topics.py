@@ -1,0 +1,65 @@
+"""Creates the contract topics with the settings of `core.topics` (idempotent)."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
+
+from newsmon.core import topics
+from newsmon.core.config import Settings
+from newsmon.core.kafka import client_kwargs
+
+
+@dataclass(frozen=True)
+class TopicState:
+    name: str
+    partitions: int
+    created: bool
+    problem: str | None = None
+
+
+async def ensure_topics(settings: Settings, timeout_s: float = 30.0) -> list[TopicState]:
+    """Create missing topics; report existing ones whose partition count differs."""
+    admin = AIOKafkaAdminClient(**client_kwargs(settings), request_timeout_ms=int(timeout_s * 1000))
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        wanted = {topics.topic_name(s, settings.topic_prefix): s for s in topics.TOPICS.values()}
+        missing = [
+            NewTopic(
+                name=name,
+                num_partitions=spec.partitions,
+                replication_factor=settings.replication_factor,
+                topic_configs=spec.config(),
+            )
+            for name, spec in wanted.items()
+            if name not in existing
+        ]
+        if missing:
+            try:
+                await admin.create_topics(missing)
+            except TopicAlreadyExistsError:
+                pass  # a concurrent `up` created them first
+        described = await admin.describe_topics(list(wanted))
+        counts = {d["topic"]: len(d["partitions"]) for d in described}
+        created = {t.name for t in missing}
+        out = []
+        for name, spec in wanted.items():
+            n = counts.get(name, 0)
+            problem = None
+            if n != spec.partitions:
+                problem = (
+                    f"has {n} partitions, newsmon expects {spec.partitions}: Faust tables need "
+                    "matching partition counts; recreate the topic or use another topic_prefix"
+                )
+            out.append(TopicState(name, n, name in created, problem))
+        return out
+    finally:
+        await admin.close()
+
+
+def ensure_topics_sync(settings: Settings) -> list[TopicState]:
+    return asyncio.run(ensure_topics(settings))

@@ -1,0 +1,153 @@
+"""Actors over time: first sighting, mention and article counts, co-occurrence, salience.
+
+An `ActorSalience` record is published when an actor is first seen and when its salience
+changes materially: its article count reaches a new power of two (2, 4, 8, ...) or its
+mention count at least doubles (by 3 or more) since the last published record. Counting is
+idempotent: an article counts once per actor however often it is replayed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import MutableMapping
+from typing import Any
+
+from newsmon.core.models import ActorRef, ActorSalience, ArticleEntities, SourcedEvidence, utcnow
+
+#: Co-occurring actors kept per actor (the most frequent), and how many a record lists.
+MAX_CO_OCCURRING = 50
+CO_OCCURRING_SHOWN = 10
+#: Mentions quoted as evidence of a first sighting.
+EVIDENCE_MENTIONS = 3
+
+ActorState = dict[str, Any]
+Sighting = dict[str, Any]
+
+
+def route_entities(rec: ArticleEntities) -> list[tuple[str, Sighting]]:
+    """One sighting per entity of the article, keyed by actor id (the repartition step)."""
+    ingested = rec.ingested_at or rec.extracted_at
+    refs = [{"id": e.id, "name": e.name} for e in rec.entities]
+    out = []
+    for ent in rec.entities:
+        out.append(
+            (
+                ent.id,
+                {
+                    "article_id": rec.article_id,
+                    "source": rec.source,
+                    "published_at": rec.published_at.isoformat(),
+                    "ingested_at": ingested.isoformat(),
+                    "entity": ent.model_dump(mode="json"),
+                    "co": [r for r in refs if r["id"] != ent.id],
+                },
+            )
+        )
+    return out
+
+
+def _is_power_of_two(n: int) -> bool:
+    return n >= 2 and n & (n - 1) == 0
+
+
+def material_change(published: dict[str, int], mentions: int, articles: int) -> bool:
+    """Whether salience moved enough since the last published record to publish again."""
+    if articles > published["articles"] and _is_power_of_two(articles):
+        return True
+    return mentions >= 2 * published["mentions"] and mentions - published["mentions"] >= 3
+
+
+class ActorRegistry:
+    """Every actor seen so far, in mappings (Faust tables in the service, dicts in tests).
+
+    `store` maps actor id to its state; `seen` holds 'actor|article' keys so that an article
+    counts once per actor.
+    """
+
+    def __init__(self, store: MutableMapping[str, Any], seen: MutableMapping[str, Any]) -> None:
+        self.store = store
+        self.seen = seen
+
+    def apply(self, actor_id: str, s: Sighting) -> ActorSalience | None:
+        """Count one sighting; the record to publish, or None."""
+        seen_key = f"{actor_id}|{s['article_id']}"
+        if self.seen.get(seen_key):
+            return None
+        self.seen[seen_key] = True
+        ent = s["entity"]
+        evidence = [
+            {"text": m["text"], "start": m["start"], "end": m["end"], "article_id": s["article_id"]}
+            for m in ent["mentions"][:EVIDENCE_MENTIONS]
+        ]
+        state: ActorState | None = self.store.get(actor_id)
+        first = state is None
+        if state is None:
+            state = {
+                "id": actor_id,
+                "name": ent["name"],
+                "type": ent["type"],
+                "actor_type": ent.get("actor_type"),
+                "known": ent["known"],
+                "first_seen": s["published_at"],
+                "first_article_id": s["article_id"],
+                "evidence": evidence,
+                "mentions": 0,
+                "articles": 0,
+                "co": {},
+                "published": {"mentions": 0, "articles": 0},
+            }
+        else:
+            state = dict(state)
+        if dt.datetime.fromisoformat(s["published_at"]) < dt.datetime.fromisoformat(
+            state["first_seen"]
+        ):
+            # A late article that was published earlier moves the first sighting back.
+            state.update(
+                first_seen=s["published_at"], first_article_id=s["article_id"], evidence=evidence
+            )
+        state["mentions"] += max(1, len(ent["mentions"]))
+        state["articles"] += 1
+        co = dict(state["co"])
+        for ref in s["co"]:
+            name, count = co.get(ref["id"], (ref["name"], 0))
+            co[ref["id"]] = (name, count + 1)
+        if len(co) > MAX_CO_OCCURRING:
+            co = dict(sorted(co.items(), key=lambda kv: (-kv[1][1], kv[0]))[:MAX_CO_OCCURRING])
+        state["co"] = {k: list(v) for k, v in co.items()}
+
+        publish = first or material_change(state["published"], state["mentions"], state["articles"])
+        if publish:
+            state["published"] = {"mentions": state["mentions"], "articles": state["articles"]}
+        self.store[actor_id] = state  # reassign: a Faust table only logs assignments
+        if not publish:
+            return None
+        return self.record(state, "first_seen" if first else "salience", s)
+
+    @staticmethod
+    def record(state: ActorState, update: str, s: Sighting) -> ActorSalience:
+        top = sorted(state["co"].items(), key=lambda kv: (-kv[1][1], kv[0]))[:CO_OCCURRING_SHOWN]
+        return ActorSalience(
+            update=update,  # type: ignore[arg-type]
+            actor=ActorRef(id=state["id"], name=state["name"]),
+            type=state["type"],
+            actor_type=state["actor_type"],
+            known=state["known"],
+            first_seen=dt.datetime.fromisoformat(state["first_seen"]),
+            first_article_id=state["first_article_id"],
+            mentions=state["mentions"],
+            articles=state["articles"],
+            co_occurring=[ActorRef(id=k, name=v[0]) for k, v in top],
+            evidence=[SourcedEvidence(**e) for e in state["evidence"]],
+            event_time=dt.datetime.fromisoformat(s["published_at"]),
+            updated_at=utcnow(),
+            ingested_at=dt.datetime.fromisoformat(s["ingested_at"]),
+        )
+
+    def process(self, rec: ArticleEntities) -> list[ActorSalience]:
+        """Route and apply one article's entities (what the two Faust stages do together)."""
+        out = []
+        for actor_id, sighting in route_entities(rec):
+            result = self.apply(actor_id, sighting)
+            if result is not None:
+                out.append(result)
+        return out

@@ -1,0 +1,41 @@
+"""Prometheus metrics of the tracker (names `newsmon_<what>_<unit>`, bounded label sets)."""
+
+from __future__ import annotations
+
+from prometheus_client import Gauge, Histogram
+
+#: At most this many series get a value gauge (label values must stay bounded).
+MAX_EXPORTED_SERIES = 200
+
+SERIES_VALUE = Gauge(
+    "newsmon_series_value",
+    f"Latest value of a tracked series (the first {MAX_EXPORTED_SERIES} series only)",
+    ["series", "metric", "unit"],
+)
+SERIES_TRACKED = Gauge("newsmon_series_tracked", "Series held by this tracker worker")
+ACTORS_KNOWN = Gauge("newsmon_actors_known", "Actors seen so far by this tracker worker")
+STATE_ENTRIES = Gauge(
+    "newsmon_tracker_state_entries", "Entries in each tracker table (state size)", ["table"]
+)
+EVENT_TIME_LAG = Histogram(
+    "newsmon_tracker_event_time_lag_seconds",
+    "Processing time minus the article's published time, by input topic",
+    ["input"],
+    buckets=(60, 600, 3600, 6 * 3600, 86400, 7 * 86400, 30 * 86400, 365 * 86400),
+)
+PROCESSING_LAG = Gauge(
+    "newsmon_tracker_processing_lag_seconds",
+    "Seconds between extraction and tracking of the last record, by input topic",
+    ["input"],
+)
+
+_exported: set[str] = set()
+
+
+def export_series_value(series_id: str, metric: str, unit: str, value: float) -> None:
+    """Set a series gauge, unless the cap of exported series is reached."""
+    if series_id not in _exported:
+        if len(_exported) >= MAX_EXPORTED_SERIES:
+            return
+        _exported.add(series_id)
+    SERIES_VALUE.labels(series=series_id, metric=metric, unit=unit).set(value)
