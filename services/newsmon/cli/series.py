@@ -1,14 +1,229 @@
-"""`newsmon series` (placeholder until its issue lands: registers nothing)."""
+"""`newsmon series`: the tracked series from the compacted `news.metrics` topic.
+
+Lists the series, prints one series' points, plots it with its alerts marked (`--plot`), or
+prints it as OpenMetrics text for `promtool tsdb create-blocks-from openmetrics`.
+"""
 
 from __future__ import annotations
 
 import argparse
-from typing import Any
+import asyncio
+import datetime as dt
+import sys
+from pathlib import Path
+from typing import Any, TextIO
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from pydantic import ValidationError
+
+from newsmon.core import topics
+from newsmon.core.config import Settings, load_settings
+from newsmon.core.kafka import client_kwargs
+from newsmon.core.models import Alert, MetricUpdate
+from newsmon.core.textsafe import clean
 
 
 def register(sub: Any) -> None:
-    """Add this module's subcommands to the `newsmon` parser."""
-    del sub
+    """Add `series` to the `newsmon` parser."""
+    p = sub.add_parser("series", help="list tracked series or print one series' history")
+    p.add_argument("metric", nargs="?", help="metric id (or a series id); omit to list series")
+    p.add_argument("--location", help="only series at this location id, e.g. gaza")
+    p.add_argument("--plot", type=Path, metavar="FILE.png", help="draw the series with alerts")
+    p.add_argument("--openmetrics", action="store_true", help="print points as OpenMetrics text")
+    p.add_argument("--timeout", type=float, default=30.0, help="seconds to read the topics")
+    p.set_defaults(func=run_series)
 
 
-__all__ = ["argparse", "register"]
+async def read_to_end(settings: Settings, spec: topics.TopicSpec, timeout: float) -> list[bytes]:
+    """Every value on a topic from the oldest offset to the current end (no group, no commit)."""
+    name = topics.topic_name(spec, settings.topic_prefix)
+    consumer = AIOKafkaConsumer(group_id=None, enable_auto_commit=False, **client_kwargs(settings))
+    await consumer.start()
+    values: list[bytes] = []
+    try:
+        parts = await consumer.partitions_for_topic(name)
+        if not parts:
+            return []
+        tps = [TopicPartition(name, p) for p in sorted(parts)]
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        ends = await consumer.end_offsets(tps)
+        deadline = asyncio.get_running_loop().time() + timeout
+        pending = {tp for tp in tps if ends[tp] > 0}
+        while pending:
+            if asyncio.get_running_loop().time() > deadline:
+                raise TimeoutError(f"reading {name} took more than {timeout:g}s")
+            batch = await consumer.getmany(*pending, timeout_ms=500)
+            for records in batch.values():
+                values.extend(r.value for r in records if r.value is not None)
+            for tp in list(pending):
+                if await consumer.position(tp) >= ends[tp]:
+                    pending.discard(tp)
+    finally:
+        await consumer.stop()
+    return values
+
+
+def latest_series(values: list[bytes]) -> dict[str, MetricUpdate]:
+    """The last update of each series (each one carries the whole series)."""
+    out: dict[str, MetricUpdate] = {}
+    for v in values:
+        try:
+            u = MetricUpdate.model_validate_json(v)
+        except (ValidationError, ValueError):
+            continue
+        out[u.series_id] = u  # one series is one key, hence one partition: order holds
+    return out
+
+
+def select(
+    series: dict[str, MetricUpdate], metric: str | None, location: str | None
+) -> list[MetricUpdate]:
+    return sorted(
+        (
+            u
+            for u in series.values()
+            if (metric is None or metric in (u.metric, u.series_id))
+            and (location is None or u.location == location)
+        ),
+        key=lambda u: u.series_id,
+    )
+
+
+def print_list(found: list[MetricUpdate], out: TextIO) -> None:
+    print(f"{'SERIES':<44} {'POINTS':>6}  {'LATEST':<10}  {'VALUE':>10}  UNIT", file=out)
+    for u in found:
+        p = u.points[-1]
+        value = ("~" if p.approximate else "") + f"{p.value:g}"
+        print(f"{u.series_id:<44} {len(u.points):>6}  {p.as_of}  {value:>10}  {u.unit}", file=out)
+
+
+def print_points(u: MetricUpdate, out: TextIO) -> None:
+    where = f" at {u.location}" if u.location else ""
+    print(f"{u.series_id}: {u.metric}{where}, {u.period}, unit {u.unit}", file=out)
+    print(f"  {'DATE':<10}  {'VALUE':>10}  {'APPROX':<6}  {'CORR':>4}  SOURCES", file=out)
+    for p in u.points:
+        alt = (
+            f"  (also reported: {', '.join(f'{a:g}' for a in p.alternatives)})"
+            if p.alternatives
+            else ""
+        )
+        print(
+            f"  {p.as_of}  {p.value:>10g}  {'yes' if p.approximate else 'no':<6}  "
+            f"{p.corroboration:>4}  {clean(', '.join(p.sources), single_line=True)}{alt}",
+            file=out,
+        )
+
+
+def _label(value: str) -> str:
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+def openmetrics(found: list[MetricUpdate]) -> str:
+    """The points as OpenMetrics text (timestamp = midnight UTC of as_of), ending in # EOF.
+
+    Same name and labels as the tracker's live gauge, so backfilled history joins live data.
+    """
+    lines = [
+        "# HELP newsmon_series_value Value of a tracked series at the date it refers to",
+        "# TYPE newsmon_series_value gauge",
+    ]
+    for u in found:
+        labels = (
+            f'series="{_label(u.series_id)}",metric="{_label(u.metric)}",unit="{_label(u.unit)}"'
+        )
+        for p in u.points:
+            ts = int(dt.datetime.combine(p.as_of, dt.time(), dt.UTC).timestamp())
+            lines.append(f"newsmon_series_value{{{labels}}} {p.value:g} {ts}")
+    lines.append("# EOF")
+    return "\n".join(lines) + "\n"
+
+
+def plot(found: list[MetricUpdate], alerts: list[Alert], path: Path) -> None:
+    """Draw the series (hollow markers = approximate) with their alerts marked."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only, no display
+    import matplotlib.dates as mdates
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(9, 4.5), dpi=110)
+    for u in found:
+        xs = [p.as_of for p in u.points]
+        ys = [p.value for p in u.points]
+        (line,) = ax.plot(xs, ys, "-", label=f"{u.series_id} ({u.unit})")
+        for p in u.points:
+            ax.plot(
+                [p.as_of],
+                [p.value],
+                "o",
+                color=line.get_color(),
+                markerfacecolor="white" if p.approximate else line.get_color(),
+            )
+            ax.annotate(
+                ("~" if p.approximate else "") + f"{p.value:g}",
+                (p.as_of, p.value),
+                textcoords="offset points",
+                xytext=(0, 7),
+                ha="center",
+                fontsize=8,
+            )
+        for a in alerts:
+            if a.subject != u.series_id or not a.values:
+                continue
+            at = a.values[-1]
+            colour = {"critical": "red", "warning": "orange"}.get(a.severity, "grey")
+            ax.axvline(at.as_of, color=colour, linestyle="--", linewidth=1)
+            ax.annotate(
+                f"{a.kind}: {clean(a.title, single_line=True, limit=60)}",
+                (at.as_of, at.value),
+                textcoords="offset points",
+                xytext=(5, -14),
+                fontsize=7,
+                color=colour,
+            )
+    ax.set_title(", ".join(u.metric for u in found) + " (newsmon)")
+    ax.set_xlabel("as of")
+    ax.set_ylabel(", ".join(sorted({u.unit for u in found})))
+    ax.xaxis.set_major_formatter(mdates.DateFormatter("%d %b %Y"))
+    fig.autofmt_xdate()
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def run_series(args: argparse.Namespace) -> int:
+    settings = load_settings()
+    series = latest_series(asyncio.run(read_to_end(settings, topics.METRICS, args.timeout)))
+    found = select(series, args.metric, args.location)
+    if not found:
+        what = f"metric {args.metric!r}" if args.metric else "any series"
+        where = f" at {args.location!r}" if args.location else ""
+        print(
+            f"newsmon series: no {what}{where} on "
+            f"{topics.topic_name(topics.METRICS, settings.topic_prefix)}; list them with "
+            f"`newsmon series`",
+            file=sys.stderr,
+        )
+        return 1
+    if args.openmetrics:
+        sys.stdout.write(openmetrics(found))
+        return 0
+    if args.metric is None:
+        print_list(found, sys.stdout)
+    else:
+        for u in found:
+            print_points(u, sys.stdout)
+    if args.plot:
+        values = asyncio.run(read_to_end(settings, topics.ALERTS, args.timeout))
+        alerts = []
+        for v in values:
+            try:
+                alerts.append(Alert.model_validate_json(v))
+            except (ValidationError, ValueError):
+                continue
+        plot(found, alerts, args.plot)
+        print(f"plot written to {args.plot}")
+    return 0

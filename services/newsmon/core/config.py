@@ -175,6 +175,33 @@ class Settings(BaseSettings):
         return self.state_dir / service
 
 
+def to_env(settings: Settings) -> dict[str, str]:
+    """NEWSMON_* variables that reproduce `settings` in a child process (secrets included)."""
+    import json
+
+    def plain(value: Any) -> Any:
+        if isinstance(value, SecretStr):
+            return value.get_secret_value()
+        if isinstance(value, BaseModel):
+            return {k: plain(v) for k, v in value if v is not None}
+        if isinstance(value, dict):
+            return {k: plain(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [plain(v) for v in value]
+        if isinstance(value, Path):
+            return str(value.resolve())
+        return value
+
+    env: dict[str, str] = {}
+    for name in settings.model_fields_set | {"state_dir"}:
+        value = plain(getattr(settings, name))
+        if value is None:
+            continue
+        key = f"NEWSMON_{name.upper()}"
+        env[key] = value if isinstance(value, str) else json.dumps(value)
+    return env
+
+
 def load_settings(**overrides: Any) -> Settings:
     """Settings from the environment (and file), or a ConfigError that names each bad setting."""
     try:

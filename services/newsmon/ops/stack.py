@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from newsmon.core import topics
-from newsmon.core.config import SERVICES, Settings
+from newsmon.core.config import SERVICES, Settings, to_env
 from newsmon.core.kafka import client_kwargs
 from newsmon.ops import broker, procs
 from newsmon.ops.paths import deploy_dir, state_path
@@ -80,8 +80,7 @@ def start_service(settings: Settings, service: str) -> tuple[int, bool]:
     pid = procs.running_pid(pidfile(settings, service), marker(service))
     if pid is not None:
         return pid, False
-    env = dict(os.environ)
-    env["NEWSMON_STATE_DIR"] = str(settings.state_dir.resolve())
+    env = {**os.environ, **to_env(settings)}
     if settings.log_format == "auto":
         env["NEWSMON_LOG_FORMAT"] = "json"
     proc = procs.spawn(
