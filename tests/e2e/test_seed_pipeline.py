@@ -3,25 +3,51 @@
 from __future__ import annotations
 
 import collections
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
+from tests.helpers import ROOT, StackUnderTest, publish
 
 from newsmon.core import models, topics
-from newsmon.core.config import Settings
-from tests.helpers import ROOT, StackUnderTest, publish
+from newsmon.core.config import SERVICES, Settings
 
 pytestmark = [pytest.mark.kafka, pytest.mark.e2e]
 
 
 @pytest.fixture
-def stack(contract_topics: Settings) -> Iterator[StackUnderTest]:
-    s = StackUnderTest(contract_topics)
+def stack(kafka_settings: Callable[..., Settings]) -> Iterator[StackUnderTest]:
+    """The stack started with `newsmon up` against the session broker (topics included)."""
+    s = StackUnderTest(kafka_settings())
     try:
-        s.start()
+        up = s.newsmon("up")
+        assert up.returncode == 0, up.stdout + up.stderr
         yield s
     finally:
-        s.close()
+        down = s.newsmon("down")
+        assert down.returncode == 0, down.stderr
+
+
+def test_up_status_down_manage_one_process_per_service(stack: StackUnderTest) -> None:
+    """`up` twice starts no duplicates; `status` shows pid, URL and health; `down` stops all."""
+    pids = {svc: stack.pid(svc) for svc in SERVICES}
+    assert all(pids.values()), pids
+    again = stack.newsmon("up")
+    assert again.returncode == 0, again.stderr
+    assert "already running" in again.stdout
+    assert {svc: stack.pid(svc) for svc in SERVICES} == pids
+    for svc, pid in pids.items():
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+        assert f"newsmon run {svc}" in cmdline
+    status = stack.newsmon("status")
+    assert status.returncode == 0, status.stdout + status.stderr
+    for svc in SERVICES:
+        line = next(x for x in status.stdout.splitlines() if x.startswith(svc))
+        assert "ok" in line and str(pids[svc]) in line
+        assert f":{stack.settings.port_of(svc)}/metrics" in line
+    down = stack.newsmon("down")
+    assert down.returncode == 0
+    assert all(stack.pid(svc) is None for svc in SERVICES)
 
 
 def _alerts(stack: StackUnderTest) -> list[models.Alert]:
@@ -29,7 +55,7 @@ def _alerts(stack: StackUnderTest) -> list[models.Alert]:
 
 
 def test_seed_replay_produces_the_expected_alerts_once(stack: StackUnderTest) -> None:
-    """The seed yields aid-truck change, Turkey→Israel 161 and new-actor alerts; a replay adds none."""
+    """The seed gives aid-truck change, Turkey→Israel 161, new-actor alerts; a replay adds none."""
     res = stack.replay(str(ROOT / "seeds"), "--as-fast-as-possible")
     assert res.returncode == 0, res.stdout + res.stderr
     stack.drain()

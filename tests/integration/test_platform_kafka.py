@@ -14,12 +14,12 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
+from tests.helpers import free_port
 
 from newsmon.core import models, serde, topics
 from newsmon.core.config import Settings
 from newsmon.core.kafka import client_kwargs, producer_kwargs
 from newsmon.ops.topics import ensure_topics
-from tests.helpers import free_port
 
 pytestmark = pytest.mark.kafka
 

@@ -486,6 +486,10 @@ class AlertGate:
             if not firing:
                 self.last_reason = "not_firing"
                 return None
+            if not _newer(alert, firing):
+                # A redelivered or late update about older data must not resolve a newer alert.
+                self.last_reason = "stale"
+                return None
             self.active.pop(key, None)
             if not getattr(rule, "resolve", False):
                 self.last_reason = "no_resolve"
@@ -514,5 +518,17 @@ class AlertGate:
         self.emitted[alert.id] = {"at": now.isoformat(), "status": "published"}
         self.last_fired[key] = alert.event_time.isoformat()
         if alert.kind == "threshold":
-            self.active[key] = {"id": alert.id, "event_time": alert.event_time.isoformat()}
+            self.active[key] = {
+                "id": alert.id,
+                "as_of": alert.values[-1].as_of.isoformat() if alert.values else None,
+                "event_time": alert.event_time.isoformat(),
+            }
         return alert.model_copy(update={"created_at": now})
+
+
+def _newer(alert: Alert, firing: dict[str, Any]) -> bool:
+    """Whether a candidate is about later data than the firing alert (by as_of, then event time)."""
+    as_of = alert.values[-1].as_of.isoformat() if alert.values else None
+    if as_of and firing.get("as_of") and as_of != firing["as_of"]:
+        return bool(as_of > firing["as_of"])
+    return alert.event_time > dt.datetime.fromisoformat(firing["event_time"])

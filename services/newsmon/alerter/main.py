@@ -9,6 +9,8 @@ keyed by alert id.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import datetime as dt
 import json
 from collections.abc import Awaitable, Callable
@@ -24,6 +26,7 @@ from newsmon.core import serde, topics
 from newsmon.core.config import Settings
 from newsmon.core.dlq import dead_letter
 from newsmon.core.faustapp import faust_topic, make_app, run_worker
+from newsmon.core.kafka import client_kwargs
 from newsmon.core.logs import bound_article, get_logger
 from newsmon.core.metrics import PIPELINE_LATENCY, RECORDS_IN, RECORDS_OUT
 from newsmon.core.models import (
@@ -197,7 +200,41 @@ def _ingested_at(rec: BaseModel) -> Any:
     return getattr(rec, "ingested_at", None) or getattr(rec, "extracted_at", None)
 
 
+async def create_internal_topics(settings: Settings, names: list[str]) -> None:
+    """Create the service's re-keying topics before the worker subscribes.
+
+    Faust declares them itself, but a topic created in the same instant as the subscription
+    can be missing from the first metadata and is then silently not consumed.
+    """
+    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+    from aiokafka.errors import TopicAlreadyExistsError
+
+    admin = AIOKafkaAdminClient(**client_kwargs(settings))
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        missing = [
+            NewTopic(n, topics.PARTITIONS, settings.replication_factor)
+            for n in names
+            if n not in existing
+        ]
+        if missing:
+            with contextlib.suppress(TopicAlreadyExistsError):
+                await admin.create_topics(missing)
+    finally:
+        await admin.close()
+
+
 def run(settings: Settings) -> None:
     """Run the alerter in the foreground (`newsmon run alerter`)."""
+    # Faust creates its datadir but not the parents (a fresh state folder has none).
+    (settings.service_dir("alerter") / "tables").mkdir(parents=True, exist_ok=True)
     service = AlerterService(settings)
+    internal = [t.get_topic_name() for t in [service.candidates]]
+    # A private loop: asyncio.run() would leave no current loop for the Faust worker.
+    loop = asyncio.new_event_loop()
+    try:
+        loop.run_until_complete(create_internal_topics(settings, internal))
+    finally:
+        loop.close()
     run_worker(service.app, "alerter", settings)

@@ -188,10 +188,9 @@ def parse_rules(data: Any, source: str = "<rules>") -> RuleSet:
             rule = _RULE.validate_python(raw)
         except ValidationError as exc:
             for err in exc.errors():
+                where = "kind" if err["type"].startswith("union_tag") else _where(err["loc"])
                 got = f" (got {err['input']!r})" if err["type"] != "missing" else ""
-                problems.append(
-                    f"  rule {name!r} (#{i}), field {_where(err['loc'])!r}: {err['msg']}{got}"
-                )
+                problems.append(f"  rule {name!r} (#{i}), field {where!r}: {err['msg']}{got}")
             continue
         if rule.name in names:
             problems.append(f"  rule {name!r} (#{i}), field 'name': duplicate rule name")

@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 import time
 from typing import Any, TextIO
@@ -118,7 +119,12 @@ async def consume(args: argparse.Namespace, settings: Settings, out: TextIO) -> 
 
 def run_alerts(args: argparse.Namespace) -> int:
     settings = load_settings()
-    printed = asyncio.run(consume(args, settings, sys.stdout))
+    try:
+        printed = asyncio.run(consume(args, settings, sys.stdout))
+    except BrokenPipeError:
+        # The reader went away (`newsmon alerts | head`): that is a normal end.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     if not args.json and printed == 0:
         print("no alerts", file=sys.stderr)
     return 0

@@ -16,7 +16,7 @@ COMMAND_MODULES = ("broker", "stack", "topics", "replay", "extract", "alerts", "
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="newsmon",
-        description="Streaming news monitoring: articles in, entities, series, events and alerts out.",
+        description="Streaming news monitoring: articles in; entities, series, events, alerts out.",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in COMMAND_MODULES:

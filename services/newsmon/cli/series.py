@@ -41,7 +41,9 @@ async def read_to_end(settings: Settings, spec: topics.TopicSpec, timeout: float
     await consumer.start()
     values: list[bytes] = []
     try:
-        parts = await consumer.partitions_for_topic(name)
+        if name not in await consumer.topics():  # also refreshes the metadata
+            return []
+        parts = consumer.partitions_for_topic(name)
         if not parts:
             return []
         tps = [TopicPartition(name, p) for p in sorted(parts)]

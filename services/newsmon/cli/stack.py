@@ -60,13 +60,24 @@ def run_status(args: argparse.Namespace) -> int:
             code = 1
     ppid = stack.prometheus_pid(settings)
     if ppid:
-        print(f"{'prometheus':<11} running  pid {ppid:<8} "
-              f"http://{settings.bind_host}:{settings.prometheus_port}")
+        print(
+            f"{'prometheus':<11} running  pid {ppid:<8} "
+            f"http://{settings.bind_host}:{settings.prometheus_port}"
+        )
     return code
 
 
 def run_service(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from newsmon.core.kafka import KafkaUnavailable, check_connection
+
     settings = load_settings()
+    try:
+        asyncio.run(check_connection(settings))
+    except KafkaUnavailable as exc:
+        print(f"newsmon run {args.service}: {exc}", file=sys.stderr)
+        return 2
     module = importlib.import_module(f"newsmon.{args.service}.main")
     module.run(settings)
     return 0

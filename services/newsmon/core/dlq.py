@@ -1,4 +1,4 @@
-"""Dead letters: every rejected input becomes a `DeadLetter` with a reason (never silently dropped)."""
+"""Dead letters: every rejected input becomes a `DeadLetter` with a reason, never dropped."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ def dead_letter(
     line: int | None = None,
     article_id: str | None = None,
 ) -> DeadLetter:
-    """Build (and count) a dead letter; the id is deterministic for the same stage/reason/payload."""
+    """Build (and count) a dead letter; its id is deterministic for one stage/reason/payload."""
     raw = payload.encode("utf-8", "surrogateescape") if isinstance(payload, str) else payload
     truncated = len(raw) > MAX_PAYLOAD_BYTES
     kept = raw[:MAX_PAYLOAD_BYTES]
@@ -34,14 +34,14 @@ def dead_letter(
     DEAD_LETTERS.labels(stage=stage, reason=reason).inc()
     return DeadLetter(
         id=digest(stage, reason, raw, file, line),
-        stage=stage,  # type: ignore[arg-type]
+        stage=stage,
         reason=reason,
         detail=detail,
         source=source,
         position=Position(file=file, line=line) if (file or line) else None,
         article_id=article_id,
         payload=text,
-        payload_encoding=encoding,  # type: ignore[arg-type]
+        payload_encoding=encoding,
         payload_truncated=truncated,
         failed_at=utcnow(),
     )

@@ -6,6 +6,7 @@ that a bad record becomes a dead letter instead of a crashed or silently skippin
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any
 
@@ -65,11 +66,12 @@ def make_app(service: str, settings: Settings, **overrides: Any) -> faust.App:
     setup_prometheus_sensors(app, name_prefix="newsmon_faust")
     SERVICE_INFO.info({"service": service})
     started = time.time()
+    assigned_once = asyncio.Event()
 
     @app.page("/health")
     async def health(self: View, request: Request) -> Response:
         assigned = sorted(f"{tp.topic}:{tp.partition}" for tp in app.assignor.assigned_actives())
-        ready = bool(app.rebalancing is False and app.consumer is not None)
+        ready = assigned_once.is_set() and not app.rebalancing
         return self.json(
             {
                 "service": service,
@@ -80,8 +82,9 @@ def make_app(service: str, settings: Settings, **overrides: Any) -> faust.App:
             }
         )
 
-    @app.on_partitions_assigned.connect
-    async def _assigned(app_: faust.App, assigned: Any, **kwargs: Any) -> None:
+    @app.on_partitions_assigned.connect  # type: ignore[arg-type]  # faust's stub is too narrow
+    async def _assigned(sender: Any, *args: Any, **kwargs: Any) -> None:
+        assigned_once.set()
         SERVICE_READY.set(1)
 
     return app

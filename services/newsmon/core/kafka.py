@@ -34,7 +34,9 @@ def client_kwargs(settings: Settings) -> dict[str, Any]:
     if sec.protocol.startswith("SASL"):
         kw["sasl_mechanism"] = sec.sasl_mechanism
         kw["sasl_plain_username"] = sec.sasl_username
-        kw["sasl_plain_password"] = sec.sasl_password.get_secret_value() if sec.sasl_password else None
+        kw["sasl_plain_password"] = (
+            sec.sasl_password.get_secret_value() if sec.sasl_password else None
+        )
     return kw
 
 
@@ -48,3 +50,47 @@ def producer_kwargs(settings: Settings) -> dict[str, Any]:
         "max_request_size": 8 * 1024 * 1024,
         "compression_type": None,
     }
+
+
+class KafkaUnavailable(RuntimeError):
+    """Kafka cannot be used with these settings; the message says why and what to do."""
+
+
+async def check_connection(settings: Settings, timeout_s: float = 10.0) -> None:
+    """Connect to a bootstrap server once, so that bad credentials fail early and clearly."""
+    import asyncio
+
+    from aiokafka.conn import create_conn
+    from aiokafka.errors import KafkaError
+
+    kw = client_kwargs(settings)
+    kw.pop("bootstrap_servers")
+    sec = settings.kafka_security
+    problems = []
+    for server in settings.bootstrap.split(","):
+        host, _, port = server.strip().rpartition(":")
+        try:
+            conn = await asyncio.wait_for(
+                create_conn(host, int(port), request_timeout_ms=int(timeout_s * 1000), **kw),
+                timeout_s,
+            )
+        except KafkaError as exc:
+            text = str(exc)
+            if "Authentication" in text or "SASL" in text or "Sasl" in type(exc).__name__:
+                raise KafkaUnavailable(
+                    f"Kafka at {server} rejected the credentials of user "
+                    f"{sec.sasl_username!r} ({sec.sasl_mechanism}): {text}. Check "
+                    "NEWSMON_KAFKA_SECURITY__SASL_USERNAME / __SASL_PASSWORD / __SASL_MECHANISM."
+                ) from None
+            problems.append(f"{server}: {text}")
+            continue
+        except (OSError, TimeoutError, ValueError) as exc:
+            problems.append(f"{server}: {type(exc).__name__}: {exc}")
+            continue
+        conn.close()
+        return
+    raise KafkaUnavailable(
+        f"cannot reach Kafka at {settings.bootstrap} ({'; '.join(problems)}). Is the broker "
+        "running (`newsmon broker start`), or is NEWSMON_KAFKA_BOOTSTRAP right? For a TLS or "
+        "SASL listener set NEWSMON_KAFKA_SECURITY__PROTOCOL."
+    )

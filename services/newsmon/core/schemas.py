@@ -1,4 +1,4 @@
-"""Generates `schemas/`: one JSON Schema per topic value and an AsyncAPI 3 document of the topics."""
+"""Generates `schemas/`: a JSON Schema per topic value and an AsyncAPI 3 document of the topics."""
 
 from __future__ import annotations
 
@@ -67,7 +67,11 @@ def asyncapi() -> dict[str, Any]:
         },
         "defaultContentType": "application/json",
         "servers": {
-            "local": {"host": "127.0.0.1:19092", "protocol": "kafka", "description": "newsmon broker"}
+            "local": {
+                "host": "127.0.0.1:19092",
+                "protocol": "kafka",
+                "description": "newsmon broker",
+            }
         },
         "channels": channels,
         "operations": operations,

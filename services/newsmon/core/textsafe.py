@@ -1,4 +1,4 @@
-"""Text from articles that reaches a terminal or an alert title is stripped of control characters."""
+"""Article text that reaches a terminal or an alert title is stripped of control characters."""
 
 from __future__ import annotations
 

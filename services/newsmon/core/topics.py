@@ -29,6 +29,7 @@ class TopicSpec:
     cleanup_policy: Literal["delete", "compact"]
     description: str
     retention_ms: int = -1  # keep news forever by default; operators can change it
+    extra_config: tuple[tuple[str, str], ...] = ()
 
     def adapter(self) -> TypeAdapter[Any]:
         """A validator/serializer of this topic's values (works for unions too)."""
@@ -36,9 +37,10 @@ class TopicSpec:
 
     def config(self) -> dict[str, str]:
         """Topic-level Kafka configuration."""
-        cfg = {"cleanup.policy": self.cleanup_policy}
+        cfg: dict[str, str] = {"cleanup.policy": self.cleanup_policy}
         if self.cleanup_policy == "delete":
             cfg["retention.ms"] = str(self.retention_ms)
+        cfg.update(self.extra_config)
         return cfg
 
 
@@ -49,6 +51,9 @@ ARTICLES_RAW = TopicSpec(
     models.Article,
     "delete",
     "Articles accepted by the ingester, keyed by article id; record time is published_at.",
+    # The ingester accepts articles dated up to a few days ahead (time zones, embargoes);
+    # Kafka's default refuses record times more than an hour in the future.
+    extra_config=(("message.timestamp.after.max.ms", str(3 * 24 * 3600 * 1000)),),
 )
 ARTICLES_DLQ = TopicSpec(
     "news.articles.dlq",

@@ -127,6 +127,7 @@ class MetricDef:
     nouns: frozenset[str]
     context: frozenset[str]
     requires_context: bool = False
+    requires_also: frozenset[str] = frozenset()
     flow: bool = False
 
 
@@ -137,19 +138,29 @@ class MetricCatalogue:
     metrics: tuple[MetricDef, ...]
     people: frozenset[str]
 
-    def match(self, noun: str, context: set[str]) -> MetricDef | None:
-        """The best metric for a unit noun (lemma) given the sentence's lemmas."""
+    def match(
+        self,
+        noun: str,
+        context: set[str],
+        modifiers: set[str] = frozenset(),  # type: ignore[assignment]
+        verbs: set[str] = frozenset(),  # type: ignore[assignment]
+    ) -> MetricDef | None:
+        """The best metric for a unit noun (lemma): context words in the governing verbs count
+        five times, in the noun's modifiers twice, elsewhere in the sentence once."""
         best: tuple[int, int, MetricDef] | None = None
+        everything = context | modifiers | verbs
         for i, m in enumerate(self.metrics):
             if noun not in m.nouns:
                 continue
-            score = len(m.context & context)
-            if m.requires_context and score == 0:
+            hits = m.context & everything
+            if m.requires_context and not hits:
                 continue
-            # more context wins; on a tie the earlier (more specific) entry wins
-            key = (score, -i, m)
-            if best is None or key[:2] > best[:2]:
-                best = key
+            if m.requires_also and not (m.requires_also & everything):
+                continue
+            score = 5 * len(m.context & verbs) + 2 * len(m.context & modifiers) + len(hits)
+            # on a tie the earlier (more specific) entry wins
+            if best is None or (score, -i) > best[:2]:
+                best = (score, -i, m)
         return best[2] if best else None
 
 
@@ -281,12 +292,26 @@ def parse_metrics(data: dict[str, Any]) -> MetricCatalogue:
                     nouns=frozenset(raw["nouns"]),
                     context=frozenset(raw.get("context") or ()),
                     requires_context=bool(raw.get("requires_context", False)),
+                    requires_also=frozenset(raw.get("requires_also") or ()),
                     flow=bool(raw.get("flow", False)),
                 )
             )
         except (KeyError, TypeError) as exc:
             raise CatalogueError(f"metrics.yaml: metrics[{i}] needs id, unit, nouns") from exc
     return MetricCatalogue(tuple(metrics), frozenset(data.get("people") or ()))
+
+
+def _word(value: Any) -> str:
+    """A word from YAML: unquoted `on`/`off` are YAML 1.1 booleans, and mean the particles."""
+    if value is True:
+        return "on"
+    if value is False:
+        return "off"
+    return str(value)
+
+
+def _words(values: Any) -> tuple[str, ...]:
+    return tuple(_word(v) for v in values or ())
 
 
 def _rules(items: list[dict[str, Any]], codes: dict[str, CameoCode]) -> dict[str, list[VerbRule]]:
@@ -298,11 +323,11 @@ def _rules(items: list[dict[str, Any]], codes: dict[str, CameoCode]) -> dict[str
         rule = VerbRule(
             lemma=raw["lemma"],
             code=code,
-            prt=raw.get("prt"),
-            objects=frozenset(raw.get("objects") or ()),
-            target_preps=tuple(raw.get("target_preps") or ()),
-            requires_prep=tuple(raw.get("requires_prep") or ()),
-            requires_words=frozenset(raw.get("requires_words") or ()),
+            prt=_word(raw["prt"]) if "prt" in raw else None,
+            objects=frozenset(_words(raw.get("objects"))),
+            target_preps=_words(raw.get("target_preps")),
+            requires_prep=_words(raw.get("requires_prep")),
+            requires_words=frozenset(_words(raw.get("requires_words"))),
             needs_target=bool(raw.get("needs_target", True)),
         )
         out.setdefault(rule.lemma, []).append(rule)

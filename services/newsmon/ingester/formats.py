@@ -46,8 +46,8 @@ _BY_SUFFIX = {
 
 _SEED_HEADER = re.compile(
     r"^\ufeff?\s*date\b[ \t]*(?P<date>[^\s]*)"
-    r"(?:[ \t]+(?P<time>\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:[ \t]?(?:Z|UTC|GMT|[+-]\d{2}:?\d{2}))?)"
-    r"(?=\s))?",
+    r"(?:[ \t]+(?P<time>\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?"
+    r"(?:[ \t]?(?:Z|UTC|GMT|[+-]\d{2}:?\d{2}))?)(?=\s))?",
     re.IGNORECASE,
 )
 
@@ -160,7 +160,7 @@ def sniff_format(data: bytes) -> InputFormat:
     if head == b"{":
         try:
             json.loads(data)
-        except ValueError:
+        except (ValueError, RecursionError):
             return InputFormat.JSONL
         return InputFormat.JSON
     return InputFormat.SEED
@@ -281,6 +281,9 @@ def read_json(data: bytes, *, name: str, default_source: str | None = None) -> I
         while True:
             try:
                 value, end = decoder.raw_decode(text, i)
+            except RecursionError:
+                yield _too_deep(text[i:].encode(), Origin(name, _line_of(text, i)), default_source)
+                return
             except json.JSONDecodeError as exc:
                 p, ln = _malformed(exc)
                 yield Candidate(
@@ -311,6 +314,9 @@ def read_json(data: bytes, *, name: str, default_source: str | None = None) -> I
             return
     try:
         value = json.loads(text)
+    except RecursionError:
+        yield _too_deep(data, Origin(name, _line_of(text, i)), default_source)
+        return
     except json.JSONDecodeError as exc:
         p, ln = _malformed(exc)
         yield Candidate(data, Origin(name, ln), problem=p, default_source=default_source)
@@ -318,9 +324,15 @@ def read_json(data: bytes, *, name: str, default_source: str | None = None) -> I
     yield _object_candidate(value, data, Origin(name, _line_of(text, i)), default_source)
 
 
-def _trailing(
-    data: bytes, text: str, i: int, name: str, default_source: str | None
-) -> Candidate:
+def _too_deep(raw: bytes, origin: Origin, default_source: str | None) -> Candidate:
+    problem = Problem(
+        Reason.MALFORMED_JSON,
+        "the JSON nests too deeply to be an article; send flat article objects",
+    )
+    return Candidate(raw, origin, problem=problem, default_source=default_source)
+
+
+def _trailing(data: bytes, text: str, i: int, name: str, default_source: str | None) -> Candidate:
     ln = _line_of(text, _skip_ws(text, i))
     return Candidate(
         data,
@@ -340,9 +352,7 @@ def _skip_ws(text: str, i: int) -> int:
     return i
 
 
-def read_jsonl(
-    data: bytes, *, name: str, default_source: str | None = None
-) -> Iterator[Candidate]:
+def read_jsonl(data: bytes, *, name: str, default_source: str | None = None) -> Iterator[Candidate]:
     """One article per non-blank line; a bad line is rejected on its own, the rest still read."""
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
@@ -357,6 +367,9 @@ def read_jsonl(
             continue
         try:
             value = json.loads(text)
+        except RecursionError:
+            yield _too_deep(raw, origin, default_source)
+            continue
         except json.JSONDecodeError as exc:
             p, _ = _malformed(exc, base_line=number)
             yield Candidate(raw, origin, problem=p, default_source=default_source)

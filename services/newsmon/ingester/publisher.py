@@ -10,6 +10,7 @@ value still carries the real published_at).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import time
 from typing import Any, Protocol
@@ -100,10 +101,8 @@ class KafkaPublisher:
                 return True
             except PublishError as exc:
                 log.warning("kafka_unavailable", error=str(exc), retry_in_s=delay)
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=delay)
-            except TimeoutError:
-                pass
             delay = min(delay * 2, max_delay_s)
         return False
 

@@ -18,6 +18,7 @@ from pydantic import ValidationError
 
 from newsmon.core.config import Settings
 from newsmon.core.models import Article, utcnow
+from newsmon.core.textsafe import clean
 from newsmon.ingester.identity import article_id
 from newsmon.ingester.records import Accepted, Candidate, Reason, Rejection, Verdict
 from newsmon.ingester.text import first_sentence, parse_timestamp
@@ -168,7 +169,7 @@ def _build(
             f"'language' {language[:20]!r} is not a language code such as 'en' or 'pt-BR'",
         )
 
-    title = first_sentence(fields.get("title") or "", limit=GIVEN_TITLE_MAX)
+    title = clean(fields.get("title") or "", single_line=True, limit=GIVEN_TITLE_MAX)
     title = title or first_sentence(body)
 
     try:
@@ -185,7 +186,8 @@ def _build(
             ingested_at=now,
         )
     except ValidationError as exc:  # a bound the checks above missed; still a clear rejection
-        raise _Invalid(Reason.INVALID_VALUE, f"not a valid article: {exc.errors()[0]['msg']}")
+        msg = exc.errors()[0]["msg"]
+        raise _Invalid(Reason.INVALID_VALUE, f"not a valid article: {msg}") from None
 
 
 def _published_at(value: object, limits: Limits, now: dt.datetime) -> dt.datetime:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from dataclasses import dataclass
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -39,10 +40,9 @@ async def ensure_topics(settings: Settings, timeout_s: float = 30.0) -> list[Top
             if name not in existing
         ]
         if missing:
-            try:
+            # A concurrent `up` may have created them first.
+            with contextlib.suppress(TopicAlreadyExistsError):
                 await admin.create_topics(missing)
-            except TopicAlreadyExistsError:
-                pass  # a concurrent `up` created them first
         described = await admin.describe_topics(list(wanted))
         counts = {d["topic"]: len(d["partitions"]) for d in described}
         created = {t.name for t in missing}

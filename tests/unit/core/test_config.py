@@ -72,7 +72,9 @@ def test_config_file_is_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
     assert s.feeds[0].url == "http://x/f.xml"
 
 
-def test_unknown_setting_in_file_is_an_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_unknown_setting_in_file_is_an_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A misspelt setting in the config file is reported, not ignored."""
     cfg = tmp_path / "newsmon.yaml"
     cfg.write_text("spacy_modle: x\n")
@@ -84,9 +86,12 @@ def test_unknown_setting_in_file_is_an_error(tmp_path: Path, monkeypatch: pytest
 def test_article_id_is_bound_into_log_lines() -> None:
     """Log lines emitted while an article is processed carry its id."""
     logs.configure("test")
-    with structlog.testing.capture_logs(
-        processors=[structlog.contextvars.merge_contextvars]
-    ) as captured, logs.bound_article("a-42"):
+    with (
+        structlog.testing.capture_logs(
+            processors=[structlog.contextvars.merge_contextvars]
+        ) as captured,
+        logs.bound_article("a-42"),
+    ):
         logs.get_logger("t").info("article_processed", entities=3)
     assert captured[0]["article_id"] == "a-42"
     assert captured[0]["event"] == "article_processed"

@@ -1,0 +1,1 @@
+"""newsmon's benchmark: generated crisis-news articles and `make bench` (see docs/benchmark.md)."""

@@ -1,0 +1,185 @@
+"""The extractor service: `news.articles.raw` in; `news.entities`, `news.observations` and
+`news.events` out (one record each per article, keyed by article id); failures to the DLQ."""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Protocol
+
+import faust
+from pydantic import ValidationError
+
+from newsmon.core import serde, topics
+from newsmon.core.config import Settings
+from newsmon.core.dlq import dead_letter
+from newsmon.core.faustapp import faust_topic, make_app, run_worker
+from newsmon.core.logs import bound_article, get_logger
+from newsmon.core.metrics import PIPELINE_LATENCY, RECORDS_IN, RECORDS_OUT
+from newsmon.core.models import Article, utcnow
+from newsmon.extractor import metrics as m
+from newsmon.extractor.pipeline import STAGES, Extraction, Extractor
+from newsmon.extractor.runner import ExtractionRunner
+
+log = get_logger(__name__)
+
+#: How long the agent waits to fill a batch before extracting what it has.
+BATCH_WITHIN_S = 0.25
+
+
+class Emit(Protocol):
+    async def __call__(self, topic: Any, key: str, value: bytes) -> None: ...
+
+
+class ExtractorService:
+    """Wires the source topic, the processed-articles table, the runner and the agent."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        extractor: Extractor | None = None,
+        app: faust.App | None = None,
+        **overrides: Any,
+    ) -> None:
+        self.settings = settings
+        self.app = app or make_app("extractor", settings, **overrides)
+        self.source = faust_topic(self.app, topics.ARTICLES_RAW, settings)
+        self.entities_out = faust_topic(self.app, topics.ENTITIES, settings)
+        self.observations_out = faust_topic(self.app, topics.OBSERVATIONS, settings)
+        self.events_out = faust_topic(self.app, topics.EVENTS, settings)
+        self.dlq = faust_topic(self.app, topics.ARTICLES_DLQ, settings)
+        # Article ids already extracted. Keys are the raw id bytes and the table uses the
+        # producer's key partitioner, so a marker lands in the changelog partition matching
+        # the article's source partition (both keyed by the same bytes, same partition count)
+        # even though markers are written for a whole batch at once.
+        self.processed = self.app.Table(
+            "processed-articles",
+            default=None,
+            partitions=topics.PARTITIONS,
+            use_partitioner=True,
+            schema=faust.Schema(key_serializer="raw", value_serializer="json"),
+            help="Article ids already extracted (value: extraction time)",
+        )
+        self.runner = ExtractionRunner(settings, extractor)
+        self.emit: Emit = self._send
+        self.agent = self.app.agent(self.source, name="extract")(self._agent)
+        self.app.on_startup.connect(self._warm_up)  # type: ignore[arg-type]
+
+    async def _warm_up(self, *args: Any, **kwargs: Any) -> None:
+        started = time.perf_counter()
+        await self.runner.warm_up()
+        log.info("extractor_ready", seconds=round(time.perf_counter() - started, 2))
+
+    async def _send(self, topic: Any, key: str, value: bytes) -> None:
+        await topic.send(key=key.encode("utf-8"), value=value)
+
+    # ------------------------------------------------------------------ the agent
+    async def _agent(self, stream: Any) -> None:
+        async for events in stream.take_events(self.settings.extractor_batch_size, BATCH_WITHIN_S):
+            await self.process([(e.key, e.value) for e in events])
+
+    async def process(self, records: list[tuple[Any, bytes]]) -> None:
+        """Validate, de-duplicate, extract and publish a batch of raw article records."""
+        batch: list[tuple[Article, bytes]] = []
+        seen: set[str] = set()
+        for key, value in records:
+            RECORDS_IN.labels(topic=topics.ARTICLES_RAW.name).inc()
+            key_text = key.decode("utf-8", "replace") if isinstance(key, bytes) else key
+            try:
+                article = Article.model_validate_json(value)
+            except (ValidationError, ValueError) as exc:
+                await self._reject("invalid_article", f"not a valid Article: {exc}", value, key_text)
+                continue
+            if article.id in seen or self.processed.get(article.id) is not None:
+                m.ARTICLES_SKIPPED.inc()
+                with bound_article(article.id):
+                    log.info("article_skipped", reason="already_processed")
+                continue
+            seen.add(article.id)
+            batch.append((article, value))
+        if not batch:
+            return
+        try:
+            results = await self.runner.extract_many([a for a, _ in batch])
+        except Exception as exc:  # isolate the bad article: retry one by one
+            log.warning("batch_failed", error=type(exc).__name__, articles=len(batch))
+            for article, value in batch:
+                await self._one(article, value)
+            return
+        for (article, _), extraction in zip(batch, results, strict=True):
+            await self._publish(article, extraction)
+
+    async def _one(self, article: Article, value: bytes) -> None:
+        with bound_article(article.id):
+            try:
+                (extraction,) = await self.runner.extract_many([article])
+            except TimeoutError:
+                await self._reject(
+                    "extraction_timeout",
+                    f"extraction took longer than {self.settings.extractor_timeout_s}s; "
+                    "raise NEWSMON_EXTRACTOR_TIMEOUT_S or shorten the article",
+                    value,
+                    article.id,
+                )
+                return
+            except Exception as exc:  # any failure of one article must not stop the service
+                log.exception("extraction_failed")
+                await self._reject(
+                    "extraction_failed", f"{type(exc).__name__}: {exc}", value, article.id
+                )
+                return
+        await self._publish(article, extraction)
+
+    async def _publish(self, article: Article, extraction: Extraction) -> None:
+        with bound_article(article.id):
+            now = utcnow()
+            # all three records, even when empty: downstream reads them as "processed"
+            for spec, topic, record in zip(
+                (topics.ENTITIES, topics.OBSERVATIONS, topics.EVENTS),
+                (self.entities_out, self.observations_out, self.events_out),
+                extraction.records(article, now),
+                strict=True,
+            ):
+                await self.emit(topic, article.id, serde.encode(record))
+                RECORDS_OUT.labels(topic=spec.name).inc()
+            self.processed[article.id] = now.isoformat()
+            for stage in STAGES:
+                m.STAGE_SECONDS.labels(stage=stage).observe(extraction.timings.get(stage, 0.0))
+            m.ARTICLES_PROCESSED.inc()
+            m.ENTITIES_EMITTED.inc(len(extraction.entities))
+            m.OBSERVATIONS_EMITTED.inc(len(extraction.observations))
+            m.EVENTS_EMITTED.inc(len(extraction.events))
+            PIPELINE_LATENCY.labels(stage="extractor").observe(
+                max(0.0, (now - article.ingested_at).total_seconds())
+            )
+            log.info(
+                "article_extracted",
+                entities=len(extraction.entities),
+                observations=len(extraction.observations),
+                events=len(extraction.events),
+            )
+
+    async def _reject(self, reason: str, detail: str, payload: bytes, article_id: str | None) -> None:
+        m.FAILURES.labels(reason=reason).inc()
+        with bound_article(article_id):
+            log.warning("article_rejected", reason=reason, detail=detail[:300])
+        letter = dead_letter(
+            "extractor",
+            reason,
+            detail,
+            payload,
+            source=topics.ARTICLES_RAW.name,
+            article_id=article_id,
+        )
+        await self.emit(self.dlq, letter.id, serde.encode(letter))
+        RECORDS_OUT.labels(topic=topics.ARTICLES_DLQ.name).inc()
+
+
+def run(settings: Settings) -> None:
+    """Run the extractor in the foreground (`newsmon run extractor`)."""
+    # Faust creates its datadir but not the parents (a fresh state folder has none).
+    (settings.service_dir("extractor") / "tables").mkdir(parents=True, exist_ok=True)
+    service = ExtractorService(settings)
+    try:
+        run_worker(service.app, "extractor", settings)
+    finally:
+        service.runner.close()

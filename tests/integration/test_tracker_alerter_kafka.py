@@ -1,0 +1,287 @@
+"""Tracker and alerter as real processes on the real broker: alerts once, restarts, rebalance.
+
+Extractor output is published straight to `news.observations`, `news.entities` and
+`news.events`, so these tests depend on neither the ingester nor spaCy.
+"""
+
+from __future__ import annotations
+
+import collections
+import datetime as dt
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from tests.helpers import ROOT, StackUnderTest, free_port, publish, read_topic
+
+from newsmon.core import topics
+from newsmon.core.config import Settings, to_env
+from newsmon.core.models import (
+    ActorRef,
+    ActorSalience,
+    Alert,
+    ArticleEntities,
+    ArticleEvents,
+    ArticleObservations,
+    Entity,
+    Event,
+    Evidence,
+    Mention,
+    MetricUpdate,
+    Observation,
+)
+
+pytestmark = [pytest.mark.kafka, pytest.mark.slow]
+
+T0 = dt.datetime(2023, 11, 13, 9, tzinfo=dt.UTC)
+SID = "aid_trucks_entered@gaza/daily"
+
+
+def _obs(oid: str, value: float, day: int, approx: bool = False) -> Observation:
+    return Observation(
+        id=oid,
+        metric="aid_trucks_entered",
+        unit="truck",
+        value=value,
+        approximate=approx,
+        as_of=dt.date(2023, 11, day),
+        period="daily",
+        location="gaza",
+        raw=f"{value:g}",
+        evidence=Evidence(text=f"{value:g} aid trucks entered Gaza", start=day, end=day + 30),
+    )
+
+
+def _ent(eid: str, name: str, type_: str, actor_type: str) -> Entity:
+    return Entity(
+        id=eid,
+        name=name,
+        type=type_,
+        actor_type=actor_type,
+        known=True,  # type: ignore[arg-type]
+        mentions=[Mention(text=name, start=0, end=len(name))],
+    )
+
+
+def article(
+    aid: str,
+    published: dt.datetime,
+    obs: list[Observation],
+    ents: list[Entity],
+    events: list[Event],
+) -> list[tuple[topics.TopicSpec, Any]]:
+    common = {
+        "article_id": aid,
+        "source": f"src-{aid}",
+        "published_at": published,
+        "extracted_at": published,
+        "ingested_at": dt.datetime.now(dt.UTC),
+    }
+    return [
+        (topics.ENTITIES, ArticleEntities(**common, entities=ents)),
+        (topics.OBSERVATIONS, ArticleObservations(**common, observations=obs)),
+        (topics.EVENTS, ArticleEvents(**common, events=events)),
+    ]
+
+
+def seed_article() -> list[tuple[topics.TopicSpec, Any]]:
+    """What the extractor emits for the seed: 100 → ~30 trucks, Turkey withdrew its ambassador."""
+    ev = Event(
+        id="seed-e1",
+        actor=ActorRef(id="turkey", name="Turkey"),
+        target=ActorRef(id="israel", name="Israel"),
+        action="withdrew its ambassador from",
+        cameo="161",
+        quad_class=4,
+        goldstein=-4.0,
+        date=dt.date(2023, 11, 11),
+        evidence=Evidence(text="Turkey withdrew its ambassador from Israel", start=1, end=43),
+    )
+    return article(
+        "seed-1",
+        T0,
+        [_obs("o1", 100, 10), _obs("o2", 30, 13, approx=True)],
+        [
+            _ent("antony-blinken", "Antony Blinken", "PERSON", "person"),
+            _ent("turkey", "Turkey", "GPE", "state"),
+            _ent("israel", "Israel", "GPE", "state"),
+        ],
+        [ev],
+    )
+
+
+def later_article(
+    aid: str, day: int, value: float, person: tuple[str, str]
+) -> list[tuple[topics.TopicSpec, Any]]:
+    return article(
+        aid,
+        T0 + dt.timedelta(days=day - 13),
+        [_obs(f"{aid}-o", value, day)],
+        [_ent(person[0], person[1], "PERSON", "person")],
+        [],
+    )
+
+
+def send(settings: Settings, records: list[tuple[topics.TopicSpec, Any]]) -> None:
+    for spec, rec in records:
+        publish(settings, spec, rec, key=rec.article_id)
+
+
+def alerts(settings: Settings) -> list[Alert]:
+    return [a for a in read_topic(settings, topics.ALERTS) if isinstance(a, Alert)]
+
+
+def wait_for(what: str, check: Callable[[], Any], timeout: float = 120.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = check()
+        if result:
+            return result
+        time.sleep(1.0)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def latest_series(settings: Settings) -> MetricUpdate | None:
+    updates = [u for u in read_topic(settings, topics.METRICS) if u.series_id == SID]
+    return updates[-1] if updates else None
+
+
+@pytest.fixture
+def stack(contract_topics: Settings) -> Iterator[StackUnderTest]:
+    """Tracker and alerter as `newsmon run` processes against the session broker."""
+    s = StackUnderTest(contract_topics)
+    try:
+        s.start("tracker", "alerter")
+        yield s
+    finally:
+        for svc in ("tracker", "alerter"):
+            s.stop(svc)
+
+
+def test_seed_alerts_once_replay_and_restart(stack: StackUnderTest, tmp_path: Path) -> None:
+    """Seed facts give the change, 161 and new-actor alerts once; replay and kill -9 add none."""
+    settings = stack.settings
+    send(settings, seed_article())
+
+    def seed_alerts_done() -> list[Alert]:
+        got = alerts(settings)
+        kinds = {a.kind for a in got}
+        subjects = {a.subject for a in got if a.kind == "new_actor"}
+        ready = {"change", "diplomatic_action"} <= kinds and {
+            "antony-blinken",
+            "turkey",
+            "israel",
+        } <= subjects
+        return got if ready else []
+
+    first = wait_for("the seed's alerts", seed_alerts_done)
+    change = next(a for a in first if a.kind == "change")
+    assert (
+        change.title == "Aid trucks entering Gaza fell 70% (100 → ~30) between 10 and 13 Nov 2023"
+    )
+    dip = next(a for a in first if a.kind == "diplomatic_action")
+    assert (dip.actor and dip.actor.name, dip.target and dip.target.name, dip.cameo) == (
+        "Turkey",
+        "Israel",
+        "161",
+    )
+
+    # Kill both services without a clean shutdown, replay the seed while they are down, restart.
+    stack.stop("tracker", kill=True)
+    stack.stop("alerter", kill=True)
+    send(settings, seed_article())
+    send(settings, later_article("later-1", 15, 20, ("hakan-fidan", "Hakan Fidan")))
+    stack.start("tracker", "alerter")
+
+    wait_for(
+        "the later article's new-actor alert",
+        lambda: any(a.subject == "hakan-fidan" for a in alerts(settings)),
+    )
+    series = wait_for(
+        "the 15 Nov point", lambda: (u := latest_series(settings)) and len(u.points) == 3 and u
+    )
+    # The state from before the restart is there: the new point follows the seed's points.
+    assert [(p.as_of.day, p.value) for p in series.points] == [(10, 100), (13, 30), (15, 20)]
+    assert (series.previous_value, series.previous_as_of) == (30, dt.date(2023, 11, 13))
+
+    time.sleep(5)  # let any late duplicate surface before counting
+    final = alerts(settings)
+    ids = collections.Counter((a.id, a.status) for a in final)
+    assert max(ids.values()) == 1, ids
+    assert {a.id for a in first} <= {a.id for a in final}
+    assert len([a for a in final if a.kind == "new_actor"]) == 4  # blinken, turkey, israel, fidan
+    actors = [r for r in read_topic(settings, topics.ACTORS) if isinstance(r, ActorSalience)]
+    assert (
+        collections.Counter(r.actor.id for r in actors if r.update == "first_seen")["turkey"] == 1
+    )
+
+    # The subscriber and history commands work against the same broker.
+    res = stack.newsmon("alerts", "--from-beginning", "--json", "--idle-timeout", "3")
+    assert res.returncode == 0, res.stderr
+    printed = [Alert.model_validate_json(line) for line in res.stdout.splitlines()]
+    assert {a.id for a in printed} == {a.id for a in final}
+    res = stack.newsmon("alerts", "--from-beginning", "--kind", "change", "--idle-timeout", "3")
+    assert "fell 70% (100 → ~30)" in res.stdout and "diplomatic_action" not in res.stdout
+    png = tmp_path / "trucks.png"
+    res = stack.newsmon("series", "aid_trucks_entered", "--location", "gaza", "--plot", str(png))
+    assert res.returncode == 0, res.stderr
+    assert "2023-11-13" in res.stdout and png.stat().st_size > 10_000
+    res = stack.newsmon("series", "aid_trucks_entered", "--openmetrics")
+    assert res.stdout.rstrip().endswith("# EOF") and f'series="{SID}"' in res.stdout
+
+
+def _spawn_tracker(settings: Settings, state_dir: Path, log: Path) -> subprocess.Popen[bytes]:
+    env = {
+        **os.environ,
+        **to_env(settings),
+        "NEWSMON_STATE_DIR": str(state_dir),
+        "NEWSMON_TRACKER_PORT": str(free_port()),
+        "NEWSMON_LOG_FORMAT": "json",
+    }
+    with log.open("wb") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", "newsmon.cli.main", "run", "tracker"],
+            env=env,
+            cwd=ROOT,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+
+
+def test_tracker_state_rebuilds_on_another_worker(
+    contract_topics: Settings, tmp_path: Path
+) -> None:
+    """A second tracker worker with no local state takes over and rebuilds from the changelog."""
+    settings = contract_topics
+    first = _spawn_tracker(settings, tmp_path / "w1", tmp_path / "w1.log")
+    second: subprocess.Popen[bytes] | None = None
+    try:
+        send(settings, seed_article())
+        wait_for("the seed's series", lambda: (u := latest_series(settings)) and len(u.points) == 2)
+        second = _spawn_tracker(settings, tmp_path / "w2", tmp_path / "w2.log")
+        time.sleep(8)  # let the second worker join the group before the first one leaves
+        first.terminate()
+        first.wait(timeout=60)
+        n_metrics = len(read_topic(settings, topics.METRICS))
+        send(settings, seed_article())  # a replay: the rebuilt state must know it
+        send(settings, later_article("later-2", 16, 10, ("hakan-fidan", "Hakan Fidan")))
+        series = wait_for(
+            "the 16 Nov point from the second worker",
+            lambda: (u := latest_series(settings)) and len(u.points) == 3 and u,
+            timeout=180,
+        )
+        assert [(p.as_of.day, p.value) for p in series.points] == [(10, 100), (13, 30), (16, 10)]
+        assert len(read_topic(settings, topics.METRICS)) == n_metrics + 1
+    finally:
+        for proc in (first, second):
+            if proc is not None and proc.poll() is None:
+                proc.terminate()
+                try:
+                    proc.wait(timeout=60)
+                except subprocess.TimeoutExpired:
+                    proc.kill()

@@ -1,0 +1,219 @@
+"""The tracker's Faust agents in-process (`test_context`, `memory://` tables, no broker)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Any
+
+import pytest
+from structlog.testing import capture_logs
+
+from newsmon.core import serde, topics
+from newsmon.core.config import Settings
+from newsmon.core.models import (
+    ActorRecordAdapter,
+    ActorRef,
+    ArticleEntities,
+    ArticleEvents,
+    ArticleObservations,
+    Entity,
+    Event,
+    Evidence,
+    Mention,
+    MetricUpdate,
+    Observation,
+)
+from newsmon.tracker.main import TrackerService
+
+T0 = dt.datetime(2023, 11, 13, 9, tzinfo=dt.UTC)
+EV = Evidence(
+    text="declined from 100 on Friday to approximately 30 in subsequent days", start=5, end=70
+)
+
+
+def seed_observations(article_id: str = "seed-1") -> ArticleObservations:
+    def obs(oid: str, value: float, day: int, approx: bool) -> Observation:
+        return Observation(
+            id=oid,
+            metric="aid_trucks_entered",
+            unit="truck",
+            value=value,
+            approximate=approx,
+            as_of=dt.date(2023, 11, day),
+            period="daily",
+            location="gaza",
+            raw=str(value),
+            evidence=EV,
+        )
+
+    return ArticleObservations(
+        article_id=article_id,
+        source="guardian",
+        published_at=T0,
+        extracted_at=T0,
+        ingested_at=T0,
+        observations=[obs("o1", 100, 10, False), obs("o2", 30, 13, True)],
+    )
+
+
+def seed_entities(article_id: str = "seed-1") -> ArticleEntities:
+    def ent(eid: str, name: str, type_: str, actor_type: str) -> Entity:
+        return Entity(
+            id=eid,
+            name=name,
+            type=type_,
+            actor_type=actor_type,
+            known=True,  # type: ignore[arg-type]
+            mentions=[Mention(text=name, start=0, end=len(name))],
+        )
+
+    return ArticleEntities(
+        article_id=article_id,
+        source="guardian",
+        published_at=T0,
+        extracted_at=T0,
+        entities=[
+            ent("antony-blinken", "Antony Blinken", "PERSON", "person"),
+            ent("turkey", "Turkey", "GPE", "state"),
+        ],
+    )
+
+
+def seed_events(article_id: str = "seed-1") -> ArticleEvents:
+    e = Event(
+        id=f"{article_id}-e1",
+        actor=ActorRef(id="turkey", name="Turkey"),
+        target=ActorRef(id="israel", name="Israel"),
+        action="withdrew its ambassador from",
+        cameo="161",
+        quad_class=4,
+        goldstein=-4.0,
+        date=dt.date(2023, 11, 11),
+        evidence=Evidence(text="Turkey withdrew its ambassador from Israel", start=1, end=40),
+    )
+    return ArticleEvents(
+        article_id=article_id, source="guardian", published_at=T0, extracted_at=T0, events=[e]
+    )
+
+
+@pytest.fixture(autouse=True)
+def _fresh_faust_registry(monkeypatch: pytest.MonkeyPatch) -> None:
+    """make_app registers Faust's sensors in the global registry, which allows one app per
+    process; each test's app gets its own registry instead."""
+    from prometheus_client import CollectorRegistry
+
+    from newsmon.core import faustapp
+
+    real = faustapp.setup_prometheus_sensors
+    monkeypatch.setattr(
+        faustapp,
+        "setup_prometheus_sensors",
+        lambda app, **kw: real(app, registry=CollectorRegistry(), **kw),
+    )
+
+
+class Harness:
+    """Feeds records through the router agents and then the stateful agents, capturing output."""
+
+    def __init__(self) -> None:
+        self.svc = TrackerService(Settings(table_store="memory"), store="memory://")
+        self.out: list[tuple[str, str, bytes]] = []
+
+        async def capture(topic: Any, key: str, value: bytes) -> None:
+            self.out.append((topic.get_topic_name(), key, value))
+
+        self.svc.emit = capture
+
+    async def feed(
+        self, router: Any, stage: Any, key: str, value: bytes
+    ) -> list[tuple[str, str, bytes]]:
+        start = len(self.out)
+        async with router.test_context() as agent:
+            await agent.put(key=key.encode(), value=value)
+        routed = self.out[start:]
+        internal = [r for r in routed if "newsmon-tracker-" in r[0]]
+        mark = len(self.out)
+        async with stage.test_context() as agent:
+            for _, k, v in internal:
+                await agent.put(key=k.encode(), value=v)
+        return [r for r in routed if r not in internal] + self.out[mark:]
+
+
+@pytest.fixture
+def harness() -> Harness:
+    return Harness()
+
+
+async def test_observations_become_metric_updates(harness: Harness) -> None:
+    """The seed's two figures produce two news.metrics records keyed by series id."""
+    svc = harness.svc
+    out = await harness.feed(
+        svc.route_observations_agent, svc.series_agent, "seed-1", serde.encode(seed_observations())
+    )
+    assert [(t, k) for t, k, _ in out] == [
+        (topics.METRICS.name, "aid_trucks_entered@gaza/daily")
+    ] * 2
+    last = MetricUpdate.model_validate_json(out[-1][2])
+    assert (last.value, last.previous_value, last.change_pct) == (30, 100, -70.0)
+    assert json.loads(json.dumps(dict(svc.series_table)))  # table values are JSON
+
+
+async def test_replay_publishes_nothing(harness: Harness) -> None:
+    """The same article a second time changes no table and publishes no record."""
+    svc = harness.svc
+    for _ in range(2):
+        out = await harness.feed(
+            svc.route_observations_agent,
+            svc.series_agent,
+            "seed-1",
+            serde.encode(seed_observations()),
+        )
+    assert out == []
+
+
+async def test_entities_and_events_become_actor_records(harness: Harness) -> None:
+    """Entities give first_seen records; events give a tone record keyed by the actor."""
+    svc = harness.svc
+    out = await harness.feed(
+        svc.route_entities_agent, svc.actors_agent, "seed-1", serde.encode(seed_entities())
+    )
+    recs = [ActorRecordAdapter.validate_json(v) for _, _, v in out]
+    assert {(r.actor.id, r.update) for r in recs} == {
+        ("antony-blinken", "first_seen"),
+        ("turkey", "first_seen"),
+    }
+    out = await harness.feed(
+        svc.route_events_agent, svc.tone_agent, "seed-1", serde.encode(seed_events())
+    )
+    ((topic, key, value),) = out
+    tone = ActorRecordAdapter.validate_json(value)
+    assert (topic, key, tone.record, tone.goldstein_sum) == (
+        topics.ACTORS.name,
+        "turkey",
+        "tone",
+        -4.0,
+    )
+
+
+async def test_bad_record_goes_to_dlq_and_agent_keeps_running(harness: Harness) -> None:
+    """An invalid record becomes a dead letter (logged) and the next record is still processed."""
+    svc = harness.svc
+    with capture_logs() as logs:
+        out = await harness.feed(
+            svc.route_observations_agent, svc.series_agent, "bad", b'{"not": "an observation"}'
+        )
+    assert [t for t, _, _ in out] == [topics.ARTICLES_DLQ.name]
+    assert any(e["event"] == "record_rejected" and e["log_level"] == "warning" for e in logs)
+    out = await harness.feed(
+        svc.route_observations_agent, svc.series_agent, "seed-1", serde.encode(seed_observations())
+    )
+    assert len(out) == 2
+
+
+def test_tables_are_partitioned_like_their_topics(harness: Harness) -> None:
+    """Every table's changelog has topics.PARTITIONS partitions, as its source topic."""
+    svc = harness.svc
+    for table in (svc.series_table, svc.actors_table, svc.actor_articles, svc.tone_table):
+        assert table.partitions == topics.PARTITIONS
+    assert svc.by_series.partitions == topics.PARTITIONS

@@ -1,0 +1,100 @@
+"""Actors (first seen, counts, co-occurrence, salience) and rolling relation tone."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from tests.unit.tracker.builders import (
+    PUBLISHED,
+    article_entities,
+    article_events,
+    entity,
+    event,
+)
+
+from newsmon.tracker.actors import ActorRegistry, material_change
+from newsmon.tracker.tone import ToneTracker
+
+
+def test_first_sighting_published_once_with_co_occurrence() -> None:
+    """Each actor gets one first_seen record listing who else the article names."""
+    reg = ActorRegistry({}, {})
+    rec = article_entities(
+        "a1",
+        entity("blinken", "Antony Blinken", mentions=3),
+        entity("turkey", "Turkey", "GPE", actor_type="state"),
+    )
+    out = reg.process(rec)
+    assert [(r.actor.id, r.update, r.mentions, r.articles) for r in out] == [
+        ("blinken", "first_seen", 3, 1),
+        ("turkey", "first_seen", 1, 1),
+    ]
+    assert [c.id for c in out[0].co_occurring] == ["turkey"]
+    assert out[0].first_seen == PUBLISHED and out[0].first_article_id == "a1"
+    assert reg.process(rec) == []  # replay: nothing counted twice
+
+
+def test_salience_published_only_on_material_change() -> None:
+    """A second article (count reaches 2) is material; a third is not; the fourth is."""
+    reg = ActorRegistry({}, {})
+    updates = [
+        reg.process(article_entities(f"a{i}", entity("fidan", "Hakan Fidan"))) for i in range(1, 5)
+    ]
+    assert [[r.update for r in u] for u in updates] == [
+        ["first_seen"],
+        ["salience"],
+        [],
+        ["salience"],
+    ]
+    assert updates[-1][0].articles == 4
+
+
+def test_material_change_by_mentions() -> None:
+    """Mentions that double (by at least 3) are a material change."""
+    assert material_change({"mentions": 3, "articles": 2}, 6, 3)
+    assert not material_change({"mentions": 3, "articles": 2}, 5, 3)
+
+
+def test_earlier_late_article_moves_first_seen_back() -> None:
+    """A late article published earlier becomes the first sighting."""
+    reg = ActorRegistry({}, {})
+    reg.process(article_entities("a2", entity("fidan", "Hakan Fidan")))
+    early = PUBLISHED - dt.timedelta(days=3)
+    (rec,) = reg.process(article_entities("a1", entity("fidan", "Hakan Fidan"), published=early))
+    assert (rec.first_seen, rec.first_article_id) == (early, "a1")
+
+
+def test_tone_rolling_sum_and_mean_over_window(d: Any) -> None:
+    """Goldstein sum/mean per ordered pair over the window; older events roll out."""
+    tone = ToneTracker({}, window_days=7)
+    (r1,) = tone.process(article_events("a1", event("e1", d(1), 2.0, cameo="042")))
+    (r2,) = tone.process(article_events("a2", event("e2", d(5), -4.0)))
+    assert (r2.events, r2.goldstein_sum, r2.goldstein_mean, r2.previous_mean) == (
+        2,
+        -2.0,
+        -1.0,
+        2.0,
+    )
+    (r3,) = tone.process(article_events("a3", event("e3", d(10), -6.0, cameo="172")))
+    assert (r3.events, r3.goldstein_sum, r3.window_end) == (2, -10.0, d(10))  # e1 rolled out
+    assert r1.previous_mean is None and r3.article_ids[-1] == "a3"
+
+
+def test_tone_ignores_negated_untargeted_duplicates_and_too_old(d: Any) -> None:
+    """Negated, untargeted, repeated (pair, CAMEO, date) and out-of-window events do not count."""
+    tone = ToneTracker({}, window_days=7)
+    tone.process(article_events("a1", event("e1", d(20), -4.0)))
+    assert tone.process(article_events("a2", event("e2", d(20), -4.0))) == []  # same action, date
+    assert tone.process(article_events("a3", event("e3", d(19), -4.0, negated=True))) == []
+    assert tone.process(article_events("a4", event("e4", d(19), -4.0, target=None))) == []
+    assert tone.process(article_events("a5", event("e5", d(1), -9.0, cameo="190"))) == []
+    assert tone.process(article_events("a1", event("e1", d(20), -4.0))) == []  # replay
+
+
+def test_tone_pairs_are_ordered(d: Any) -> None:
+    """(Turkey, Israel) and (Israel, Turkey) are different pairs."""
+    tone = ToneTracker({}, window_days=7)
+    tone.process(article_events("a1", event("e1", d(1), -4.0)))
+    (r,) = tone.process(article_events("a2", event("e2", d(1), 3.0, "042", "israel", "turkey")))
+    assert (r.actor.id, r.target.id, r.events) == ("israel", "turkey", 1)

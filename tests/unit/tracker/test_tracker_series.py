@@ -1,0 +1,130 @@
+"""Series: ordering by as_of, dedup, corroboration, conflicts, approximate flags, periods."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from tests.unit.tracker.builders import PUBLISHED, article_observations, observation
+
+from newsmon.tracker.series import SeriesTracker, series_id
+
+
+def test_seed_change_statement_gives_two_ordered_updates(d: Any) -> None:
+    """'from 100 on Friday to approximately 30' becomes two points with a -70% change."""
+    rec = article_observations(
+        "a1", observation(30, d(13), approximate=True), observation(100, d(10))
+    )
+    out = SeriesTracker({}).process(rec)
+    assert [(u.as_of, u.value, u.previous_value, u.change_pct) for u in out] == [
+        (d(10), 100, None, None),
+        (d(13), 30, 100, -70.0),
+    ]
+    assert out[-1].approximate is True and out[-1].previous_approximate is False
+    assert out[-1].series_id == "aid_trucks_entered@gaza/daily"
+
+
+def test_series_id_is_deterministic_and_qualifier_order_free() -> None:
+    """The id depends on metric, location, period and the set of qualifiers only."""
+    assert series_id("fuel", "gaza", "daily", ["Via Rafah", "un"]) == series_id(
+        "fuel", "gaza", "daily", ["un", "via rafah"]
+    )
+    assert series_id("fuel", None, "planned") == "fuel@anywhere/planned"
+
+
+def test_late_article_is_inserted_at_its_date(d: Any) -> None:
+    """Points are ordered by as_of, not arrival; a late figure gets its own previous point."""
+    tracker = SeriesTracker({})
+    tracker.process(article_observations("a1", observation(100, d(10)), observation(30, d(13))))
+    (late,) = tracker.process(article_observations("a2", observation(60, d(11)), source="bbc"))
+    assert [p.as_of for p in late.points] == [d(10), d(11), d(13)]
+    assert (late.previous_as_of, late.previous_value, late.change_abs) == (d(10), 100, -40)
+
+
+def test_same_figure_from_same_article_counts_once(d: Any) -> None:
+    """A replayed article, or a figure repeated in one article, changes nothing."""
+    tracker = SeriesTracker({})
+    rec = article_observations("a1", observation(100, d(10)), observation(100, d(10), start=50))
+    assert len(tracker.process(rec)) == 1
+    assert tracker.process(rec) == []
+
+
+def test_same_figure_from_other_sources_is_corroborated(d: Any) -> None:
+    """Different sources raise corroboration and are listed; the same source counts once."""
+    tracker = SeriesTracker({})
+    tracker.process(article_observations("a1", observation(100, d(10)), source="guardian"))
+    tracker.process(article_observations("a2", observation(100, d(10)), source="guardian"))
+    (u,) = tracker.process(article_observations("a3", observation(100, d(10)), source="bbc"))
+    assert (u.corroboration, u.sources, u.article_ids) == (
+        2,
+        ["bbc", "guardian"],
+        ["a1", "a2", "a3"],
+    )
+
+
+def test_conflicting_figures_kept_side_by_side_most_corroborated_wins(d: Any) -> None:
+    """Conflicts stay as alternatives; the value is the most corroborated figure."""
+    tracker = SeriesTracker({})
+    tracker.process(article_observations("a1", observation(100, d(10), claimant="UN"), source="s1"))
+    tracker.process(article_observations("a2", observation(100, d(10)), source="s2"))
+    later = PUBLISHED + dt.timedelta(hours=5)
+    (u,) = tracker.process(
+        article_observations(
+            "a3", observation(80, d(10), claimant="COGAT"), source="s3", published=later
+        )
+    )
+    assert (u.value, u.corroboration) == (100, 2)
+    assert u.points[0].alternatives == [80]
+    assert u.points[0].claimants == ["UN"]
+
+
+def test_conflict_tie_goes_to_latest_report(d: Any) -> None:
+    """With equal corroboration, the most recently published figure stands for the date."""
+    tracker = SeriesTracker({})
+    tracker.process(article_observations("a1", observation(100, d(10)), source="s1"))
+    later = PUBLISHED + dt.timedelta(days=1)
+    (u,) = tracker.process(
+        article_observations("a2", observation(90, d(10)), source="s2", published=later)
+    )
+    assert (u.value, u.points[0].alternatives) == (90, [100])
+
+
+def test_approximate_flag_kept_unless_an_exact_report_exists(d: Any) -> None:
+    """'about 30' stays approximate; an exact 30 from another source makes it exact."""
+    tracker = SeriesTracker({})
+    (u,) = tracker.process(article_observations("a1", observation(30, d(13), approximate=True)))
+    assert u.approximate is True
+    (u,) = tracker.process(article_observations("a2", observation(30, d(13)), source="bbc"))
+    assert u.approximate is False and u.corroboration == 2
+
+
+def test_planned_and_baseline_never_mix_with_daily(d: Any) -> None:
+    """Planned, baseline and daily figures of one metric are three separate series."""
+    rec = article_observations(
+        "a1",
+        observation(100, d(10)),
+        observation(500, d(10), period="baseline", start=20),
+        observation(200, d(14), period="planned", start=40),
+    )
+    out = SeriesTracker({}).process(rec)
+    assert sorted(u.series_id for u in out) == [
+        "aid_trucks_entered@gaza/baseline",
+        "aid_trucks_entered@gaza/daily",
+        "aid_trucks_entered@gaza/planned",
+    ]
+    assert all(len(u.points) == 1 for u in out)
+
+
+def test_state_is_json_serialisable(d: Any) -> None:
+    """Table values are plain JSON (Faust tables never hold pydantic objects)."""
+    import json
+
+    store: dict[str, Any] = {}
+    SeriesTracker(store).process(article_observations("a1", observation(100, d(10))))
+    assert json.loads(json.dumps(store)) == store
+
+
+def test_evidence_travels_with_each_point(d: Any) -> None:
+    """Each point quotes the sentences that reported its value, with their article ids."""
+    (u,) = SeriesTracker({}).process(article_observations("a1", observation(100, d(10))))
+    assert [(e.article_id, e.text) for e in u.points[0].evidence] == [("a1", "100 trucks")]
