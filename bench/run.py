@@ -284,6 +284,20 @@ def profile_extractor(extractor: Any, articles: list[Article], out_dir: Path) ->
     return {"html": str(html), "text": str(txt)}
 
 
+def render_profiles(folder: Path) -> list[str]:
+    """Text and HTML reports of every service profile session in `folder`."""
+    written = []
+    for session in sorted(folder.glob("*.pyisession")):
+        for renderer, ext in (("text", "txt"), ("html", "html")):
+            out = session.with_suffix(f".{ext}")
+            argv = [sys.executable, "-m", "pyinstrument", f"--load={session}", "-r", renderer]
+            argv += ["-o", str(out)] + (["--no-color", "--no-unicode"] if ext == "txt" else [])
+            subprocess.run(argv, check=False, capture_output=True, timeout=300)
+            if out.exists():
+                written.append(str(out))
+    return written
+
+
 # ---------------------------------------------------------------------------------------------
 # Kafka helpers
 
@@ -460,41 +474,22 @@ async def publish_records(
 # Service metrics (for "done" detection of the tracker and alerter)
 
 
-def scrape(settings: Settings, service: str) -> dict[str, float]:
-    """Sum of each `newsmon_*_total` counter on a service's /metrics (labels summed)."""
+def counters(settings: Settings, service: str, *names: str) -> dict[str, float]:
+    """Counters of a service summed over their labels, from one /metrics scrape (NaN if the
+    page cannot be read). One scrape per poll: exposition is not free for the service."""
     url = f"http://{settings.bind_host}:{settings.port_of(service)}/metrics"
     try:
-        with urllib.request.urlopen(url, timeout=2) as resp:
+        with urllib.request.urlopen(url, timeout=5) as resp:
             text = resp.read().decode()
     except OSError:
-        return {}
-    sums: dict[str, float] = {}
+        return dict.fromkeys(names, float("nan"))
+    totals = dict.fromkeys(names, 0.0)
     for line in text.splitlines():
-        if not line.startswith("newsmon_") or line.startswith("#"):
-            continue
         name = line.split("{", 1)[0].split(" ", 1)[0]
-        if not name.endswith("_total"):
-            continue
-        with contextlib.suppress(ValueError):
-            sums[name] = sums.get(name, 0.0) + float(line.rsplit(" ", 1)[1])
-    return sums
-
-
-def counter(settings: Settings, service: str, name: str, label: str | None = None) -> float:
-    """One counter of a service, summed over labels (or for one `topic` label value)."""
-    url = f"http://{settings.bind_host}:{settings.port_of(service)}/metrics"
-    try:
-        with urllib.request.urlopen(url, timeout=2) as resp:
-            text = resp.read().decode()
-    except OSError:
-        return float("nan")
-    total = 0.0
-    for line in text.splitlines():
-        if line.startswith(name + "{") or line.startswith(name + " "):
-            if label is not None and f'"{label}"' not in line:
-                continue
-            total += float(line.rsplit(" ", 1)[1])
-    return total
+        if name in totals:
+            with contextlib.suppress(ValueError, IndexError):
+                totals[name] += float(line.rsplit(" ", 1)[1])
+    return totals
 
 
 def wait_consumed(
@@ -505,29 +500,41 @@ def wait_consumed(
     settle_s: float = 3.0,
 ) -> dict[str, float]:
     """Poll a service's counters until it consumed `expected` input records and its output
-    counters stay still for `settle_s`. Returns when input and output finished (wall time)."""
+    counters stay still for `settle_s`. Returns when consumption was first seen (and how much
+    was consumed then), and when input and output finished (wall times)."""
     deadline = time.monotonic() + timeout
+    first: tuple[float, float] | None = None
     in_done_at: float | None = None
     last_out = -1.0
     out_changed_at = time.time()
     while time.monotonic() < deadline:
-        consumed = counter(settings, service, "newsmon_records_consumed_total")
-        produced = counter(settings, service, "newsmon_records_produced_total")
-        if math.isnan(consumed) or math.isnan(produced):
-            raise RuntimeError(f"cannot read {service}'s /metrics")
+        got = counters(
+            settings, service, "newsmon_records_consumed_total", "newsmon_records_produced_total"
+        )
+        consumed = got["newsmon_records_consumed_total"]
+        produced = got["newsmon_records_produced_total"]
         now = time.time()
+        if math.isnan(consumed) or math.isnan(produced):
+            if time.monotonic() > deadline - timeout + 120:
+                raise RuntimeError(f"cannot read {service}'s /metrics")
+            time.sleep(0.25)
+            continue
+        if first is None and consumed > 0:
+            first = (now, consumed)
         if produced != last_out:
             last_out, out_changed_at = produced, now
         if in_done_at is None and consumed >= expected:
             in_done_at = now
         if in_done_at is not None and now - out_changed_at >= settle_s:
             return {
+                "first_seen_at": first[0] if first else in_done_at,
+                "consumed_when_first_seen": first[1] if first else 0.0,
                 "input_done_at": in_done_at,
                 "output_done_at": out_changed_at,
                 "consumed": consumed,
                 "produced": produced,
             }
-        time.sleep(0.1)
+        time.sleep(0.25)
     raise TimeoutError(f"{service} did not consume {expected} records within {timeout:.0f}s")
 
 
@@ -542,8 +549,8 @@ class Stack:
     base: Settings
     root: Path
     memory: MemorySampler
-    broker_settings: Settings | None = None
-    started: list[Settings] = field(default_factory=list)
+    profile_dir: Path | None = None
+    profiled: set[str] = field(default_factory=set)
     started_names: list[tuple[Settings, str]] = field(default_factory=list)
 
     def settings(self, name: str, **over: Any) -> Settings:
@@ -562,15 +569,37 @@ class Stack:
         values.update(over)
         return load_settings(**values)
 
-    def start(self, settings: Settings, services: Sequence[str], label: str = "") -> None:
+    def start(
+        self, settings: Settings, services: Sequence[str], label: str = "", wait: bool = True
+    ) -> None:
         from newsmon.ops import stack
 
         for svc in services:
-            stack.start_service(settings, svc)
+            if self.profile_dir is not None and svc in self.profiled:
+                self._spawn_profiled(settings, svc, label)
+            else:
+                stack.start_service(settings, svc)
             self.started_names.append((settings, svc))
-        stack.wait_healthy(settings, tuple(services), timeout=240)
+        if wait:
+            stack.wait_healthy(settings, tuple(services), timeout=240)
+        else:
+            time.sleep(0.5)  # the pid check needs the process to have exec'd
         for svc in services:
             self.memory.watch(f"{svc}{label}", stack.service_status(settings, svc).pid)
+
+    def _spawn_profiled(self, settings: Settings, svc: str, label: str) -> None:
+        """`newsmon run <svc>` under pyinstrument; the session file is written when the
+        service stops (SIGTERM makes Faust shut down cleanly and the profiler report)."""
+        from newsmon.ops import procs, stack
+
+        assert self.profile_dir is not None
+        self.profile_dir.mkdir(parents=True, exist_ok=True)
+        name = f"{settings.state_dir.name}-{svc}{label.strip().replace('#', '')}"
+        argv = [sys.executable, "-m", "pyinstrument", "-i", "0.002", "-r", "pyisession"]
+        argv += ["-o", str(self.profile_dir / f"{name}.pyisession")]
+        argv += ["-m", "newsmon.cli.main", "run", svc]
+        env = {**os.environ, **to_env(settings), "NEWSMON_LOG_FORMAT": "json"}
+        procs.spawn(argv, stack.pidfile(settings, svc), stack.logfile(settings, svc), env=env)
 
     def stop_all(self) -> None:
         from newsmon.ops import stack
@@ -872,35 +901,45 @@ def feed_service(
 ) -> tuple[dict[str, Any], dict[str, list[dict[str, Any]]]]:
     """Start `service` alone on fresh topics, publish the records, time until consumed;
     returns the figures and the decoded records of `collect_outputs` (output kinds)."""
+    from newsmon.ops import stack as ops
     from newsmon.ops.topics import ensure_topics
 
     settings = stack.settings(f"feed-{service}")
     asyncio.run(ensure_topics(settings))
-    stack.start(settings, [service], label=" (fed)")
     total = sum(len(v) for v in records.values())
 
-    async def go() -> float:
-        starts = await asyncio.gather(
+    # Fill the input topics first, then start the service: the figure is the service's own
+    # rate, from the first record it is seen to consume to its last output, not the producer's.
+    async def fill() -> None:
+        await asyncio.gather(
             *(publish_records(settings, inputs[k], v) for k, v in records.items() if v)
         )
-        return min(starts)
 
-    t0 = asyncio.run(go())
-    done = wait_consumed(settings, service, total, timeout=900)
+    t = time.monotonic()
+    asyncio.run(fill())
+    fill_s = time.monotonic() - t
+    stack.start(settings, [service], label=" (fed)", wait=False)
+    try:
+        done = wait_consumed(settings, service, total, timeout=1800)
+    finally:
+        ops.stop_service(settings, service)
+    t0 = done["first_seen_at"]
+    share = 1.0 - done["consumed_when_first_seen"] / total  # what was measured of the feed
     t_in = done["input_done_at"] - t0
     t_all = max(done["input_done_at"], done["output_done_at"]) - t0
-    from newsmon.ops import stack as ops
-
-    ops.stop_service(settings, service)
+    if t_all <= 0 or share <= 0:
+        raise RuntimeError("the feed was consumed before it could be timed; feed more (--feed)")
     outputs = collect(settings, {}, kinds=collect_outputs) if collect_outputs else None
     stats = {
         "input_records": total,
         "items": items,
+        "fill_s": round(fill_s, 2),
         "produced": int(done["produced"]),
+        "measured_share": round(share, 3),
         "seconds_to_consume": round(t_in, 3),
         "seconds_to_last_output": round(t_all, 3),
-        "records_per_s": round(total / t_all, 1),
-        "observations_per_s": round(items / t_all, 1),
+        "records_per_s": round(total * share / t_all, 1),
+        "observations_per_s": round(items * share / t_all, 1),
     }
     return stats, ({k: outputs.decoded(k) for k in collect_outputs} if outputs else {})
 
@@ -917,6 +956,7 @@ class Options:
     quick: bool
     latency_seconds: float
     feed_items: int
+    transport_messages: int
     profile: bool
     skip: set[str]
     broker_heap: str
@@ -991,6 +1031,9 @@ def run(opts: Options) -> dict[str, Any]:
         with broker_for(tmp, opts.broker_heap) as cluster:
             res["broker"] = "existing" if load_settings().kafka_bootstrap else "local"
             stack = Stack(cluster, tmp, memory)
+            if opts.profile:
+                stack.profile_dir = profile_dir
+                stack.profiled = {"extractor", "tracker", "alerter"}
             try:
                 run_kafka_stages(opts, res, stage, stack, articles, extracted)
             finally:
@@ -1004,6 +1047,8 @@ def run(opts: Options) -> dict[str, Any]:
             shutil.rmtree(tmp, ignore_errors=True)
         else:
             res["state_dir"] = str(tmp)
+    if profile_dir is not None:
+        res["profiles"] = render_profiles(profile_dir)
     derive(res)
     res["finished_at"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     return res
@@ -1021,7 +1066,11 @@ def run_kafka_stages(
     from newsmon.ops.topics import ensure_topics
 
     transport_settings = stack.settings("transport")
-    payloads = [(a.id.encode(), encode(a)) for a in articles]
+    # The same payloads, cycled to at least `transport_messages` so the figure is not just the
+    # client's start-up cost on a small run.
+    once = [(a.id.encode(), encode(a)) for a in articles]
+    rounds = max(1, math.ceil(opts.transport_messages / len(once)))
+    payloads = [(k + f"-{r}".encode(), v) for r in range(rounds) for k, v in once]
     res["transport"] = stage(
         "transport", lambda: asyncio.run(measure_transport(transport_settings, payloads))
     )
@@ -1103,6 +1152,12 @@ def pipeline_phases(
         phases[label] = out
         stats = saturation_stats({a.id for a in batch}, out)
         stats["replay_process_s"] = rep["elapsed_s"]
+        if stats["extracted"] < stats["articles"]:
+            res["errors"][f"pipeline_{label}"] = (
+                f"only {stats['extracted']} of {stats['articles']} articles reached news.entities "
+                "although every group drained: the extractor dropped articles (see its log; "
+                "--keep-state keeps it), so this throughput is not valid"
+            )
         return stats
 
     pipeline["workers_1"] = stage("pipeline_1_worker", lambda: saturate("w1", articles))
@@ -1113,13 +1168,20 @@ def pipeline_phases(
             raise RuntimeError("needs the 1-worker saturation figure")
         rate = sat / 2
         n = int(min(len(articles), max(20, rate * opts.latency_seconds)))
-        batch = reidentify(articles[:n], "lat")
+        # Fresh articles of the same kind, dated after the saturation set: re-sent copies
+        # would be deduplicated downstream and produce no alerts to time.
+        later = articles[-1].published_at.date() + dt.timedelta(days=1)
+        batch = generate(n, seed=opts.seed + 1, start=later)
         start = asyncio.run(end_offsets(settings, all_specs()))
         spent = asyncio.run(publish_paced(settings, batch, rate))
         wait_drained(settings, services[1:], timeout=1800)
         out = collect(settings, start)
         stats = latency_stats({a.id for a in batch}, out)
         stats.update(rate_per_s=round(rate, 2), publish_s=round(spent, 2), workers=1)
+        if stats["missing_results"]:
+            res["errors"]["latency"] = (
+                f"{stats['missing_results']} of {n} articles have no extractor results"
+            )
         return stats
 
     res["latency"] = stage("latency_half_rate", latency)
@@ -1185,7 +1247,7 @@ def derive(res: dict[str, Any]) -> None:
         target(
             f"p99 {label} at half rate",
             goal,
-            p99,
+            p99 if budget is not None else None,
             p99 is not None and budget is not None and p99 < budget,
         )
     for svc in ("tracker", "alerter"):
@@ -1265,6 +1327,9 @@ def parse_args(argv: Sequence[str] | None) -> Options:
         "--latency-seconds", type=float, default=None, help="length of the half-rate run"
     )
     p.add_argument("--feed", type=int, default=None, help="observations fed to tracker/alerter")
+    p.add_argument(
+        "--transport-messages", type=int, default=None, help="messages in the transport run"
+    )
     p.add_argument("--profile", action="store_true", help="pyinstrument profile of the extractor")
     p.add_argument(
         "--skip",
@@ -1281,7 +1346,8 @@ def parse_args(argv: Sequence[str] | None) -> Options:
         out=a.out,
         quick=a.quick,
         latency_seconds=a.latency_seconds or (10.0 if a.quick else 60.0),
-        feed_items=a.feed or (2000 if a.quick else 30_000),
+        feed_items=a.feed or (2000 if a.quick else 10_000),
+        transport_messages=a.transport_messages or (5000 if a.quick else 20_000),
         profile=a.profile,
         skip={s.strip() for s in a.skip.split(",") if s.strip()},
         broker_heap=a.broker_heap,
@@ -1290,6 +1356,10 @@ def parse_args(argv: Sequence[str] | None) -> Options:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    import logging
+
+    # aiokafka logs (and retries) NotLeaderForPartition while fresh topics elect leaders.
+    logging.getLogger("aiokafka").setLevel(logging.ERROR)
     opts = parse_args(argv)
     res = run(opts)
     opts.out.parent.mkdir(parents=True, exist_ok=True)

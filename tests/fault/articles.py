@@ -10,8 +10,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from aiokafka.partitioner import murmur2
-
 from bench.generator import generate, reidentify, write_jsonl
+
 from newsmon.core.models import Article
 
 

@@ -15,10 +15,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.helpers import free_port
 
 from newsmon.core.config import Settings
 from tests.fault.support import FaultStack
+from tests.helpers import free_port
 
 _FIGURES: dict[str, dict[str, Any]] = {}
 _REPORT: list[Path] = []

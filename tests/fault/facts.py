@@ -73,7 +73,9 @@ def _actor(k: int) -> Entity:
     )
 
 
-def _observation(aid: str, n: int, metric: str, loc: str, day: dt.date, value: float) -> Observation:
+def _observation(
+    aid: str, n: int, metric: str, loc: str, day: dt.date, value: float
+) -> Observation:
     text = f"{value:g} {metric} in {loc} on {day}"
     unit = "truck" if "truck" in metric else "person"
     return Observation(
@@ -113,7 +115,9 @@ def article_facts(i: int) -> list[Fact]:
         after = round(before * 0.3) if (i // 3) % 2 == 0 else before - 10
         obs += [
             _observation(aid, 1, "aid_trucks_entered", f"crossing-{i}", day, before),
-            _observation(aid, 2, "aid_trucks_entered", f"crossing-{i}", day + dt.timedelta(2), after),
+            _observation(
+                aid, 2, "aid_trucks_entered", f"crossing-{i}", day + dt.timedelta(2), after
+            ),
         ]
 
     events = []

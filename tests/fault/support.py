@@ -20,12 +20,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tests.helpers import ROOT, StackUnderTest
-
 from newsmon.core import topics
 from newsmon.core.config import SERVICES, Settings
 from newsmon.core.kafka import client_kwargs
 from newsmon.core.models import Alert, MetricUpdate
+from tests.helpers import ROOT, StackUnderTest
 
 #: Contract topics each service's consumer group reads (ops.stack.INPUTS names the same).
 INPUTS: dict[str, tuple[topics.TopicSpec, ...]] = {
@@ -35,9 +34,7 @@ INPUTS: dict[str, tuple[topics.TopicSpec, ...]] = {
 }
 
 
-def wait_until(
-    what: str, check: Callable[[], Any], timeout: float, interval: float = 0.5
-) -> Any:
+def wait_until(what: str, check: Callable[[], Any], timeout: float, interval: float = 0.5) -> Any:
     """Poll `check` until it returns something truthy; fail naming `what` after `timeout`."""
     deadline = time.monotonic() + timeout
     last: Any = None
@@ -348,9 +345,7 @@ async def _read_raw(settings: Settings, name: str) -> list[tuple[bytes | None, b
         consumer.assign(tps)
         await consumer.seek_to_beginning(*tps)
         ends = await consumer.end_offsets(tps)
-        out: dict[TopicPartition, list[tuple[bytes | None, bytes | None]]] = {
-            tp: [] for tp in tps
-        }
+        out: dict[TopicPartition, list[tuple[bytes | None, bytes | None]]] = {tp: [] for tp in tps}
         remaining = {tp for tp in tps if ends[tp] > 0}
         idle = 0
         while remaining and idle < 10:
@@ -372,8 +367,11 @@ def read_raw(settings: Settings, name: str) -> list[tuple[bytes | None, bytes | 
     return list(_run(_read_raw(settings, name)))
 
 
-def table_state(settings: Settings, service: str, table: str) -> dict[str, Any]:
-    """The latest value of every key in a Faust table's changelog topic (JSON keys/values).
+def table_state(
+    settings: Settings, service: str, table: str, raw_keys: bool = False
+) -> dict[str, Any]:
+    """The latest value of every key in a Faust table's changelog topic (JSON values; JSON keys
+    unless `raw_keys`).
 
     This is the state a worker recovers on restart, so comparing it between runs compares the
     recovered tables themselves.
@@ -381,11 +379,11 @@ def table_state(settings: Settings, service: str, table: str) -> dict[str, Any]:
     name = f"{settings.topic_prefix}newsmon-{service}-{table}-changelog"
     state: dict[str, Any] = {}
     for key, value in read_raw(settings, name):
-        k = json.loads(key) if key else None
+        k = (key or b"").decode("utf-8", "replace") if raw_keys else str(json.loads(key or b"0"))
         if value is None:
-            state.pop(str(k), None)
+            state.pop(k, None)
         else:
-            state[str(k)] = json.loads(value)
+            state[k] = json.loads(value)
     return state
 
 
@@ -489,3 +487,14 @@ class Publisher(threading.Thread):
         assert not self.is_alive(), f"publisher still running after {timeout:.0f}s"
         assert self.error is None, f"publisher failed: {self.error!r}"
         assert self.sent == len(self.records)
+
+
+def differences(expected: dict[str, Any], got: dict[str, Any], limit: int = 5) -> dict[str, Any]:
+    """Keys whose values differ (missing on either side shown as None), at most `limit`."""
+    keys = sorted(k for k in set(expected) | set(got) if expected.get(k) != got.get(k))
+    return {k: {"expected": expected.get(k), "got": got.get(k)} for k in keys[:limit]}
+
+
+def processed_markers(settings: Settings) -> dict[str, Any]:
+    """The extractor's 'already processed' markers as its changelog holds them (by article id)."""
+    return table_state(settings, "extractor", "processed-articles", raw_keys=True)

@@ -17,6 +17,7 @@ from tests.fault.support import (
     alert_ids,
     by_article,
     duplicates,
+    processed_markers,
     settle,
     topic_size,
     wait_until,
@@ -44,11 +45,13 @@ def test_extractor_kill_mid_replay_loses_no_article_and_doubles_no_alert(
     t0 = time.monotonic()
     replay = stack.replay_in_background(str(path), "--rate", "25")
     try:
-        done_at_kill = wait_until(
-            "the extractor to publish its first results",
-            lambda: topic_size(stack.settings, topics.ENTITIES),
+        wait_until(
+            f"the extractor to be {ARTICLES // 5} articles into the replay",
+            lambda: topic_size(stack.settings, topics.ENTITIES) >= ARTICLES // 5,
             timeout=120,
+            interval=0.2,
         )
+        done_at_kill = topic_size(stack.settings, topics.ENTITIES)
         replay_running = replay.poll() is None
         old = stack.kill("extractor")
         killed_at = time.monotonic() - t0
@@ -67,27 +70,40 @@ def test_extractor_kill_mid_replay_loses_no_article_and_doubles_no_alert(
     entities = by_article(stack.read(topics.ENTITIES))
     observations = by_article(stack.read(topics.OBSERVATIONS))
     events = by_article(stack.read(topics.EVENTS))
-    ids = {a.id for a in articles}
-    for name, got in (("entities", entities), ("observations", observations), ("events", events)):
-        missing = sorted(ids - set(got))
-        assert not missing, f"{len(missing)} article(s) have no record on news.{name}: {missing[:10]}"
-    # At-least-once: a redelivered article may be extracted again, but always to the same result.
-    for aid, recs in entities.items():
-        assert len({tuple(e.id for e in r.entities) for r in recs}) == 1, aid
-
     alerts = alert_ids(stack.read(topics.ALERTS))
-    assert alerts, "no alert at all: the pipeline did not reach the alerter"
-    assert not duplicates(alerts), f"alert ids published more than once: {duplicates(alerts)}"
     dlq = [d for d in stack.read(topics.ARTICLES_DLQ) if d.stage == "extractor"]
-    assert not dlq, f"valid articles went to the DLQ: {[(d.article_id, d.reason) for d in dlq]}"
-
+    ids = {a.id for a in articles}
+    missing = {
+        name: sorted(ids - set(got))
+        for name, got in (
+            ("entities", entities),
+            ("observations", observations),
+            ("events", events),
+        )
+    }
     figures.update(
         articles=ARTICLES,
         entities_records_at_kill=done_at_kill,
         replay_still_running_at_kill=replay_running,
         killed_after_s=round(killed_at, 1),
+        session_timeout_s=float(fast_group_timeouts["BROKER_SESSION_TIMEOUT"]),
         restart_healthy_s=round(restarted_in, 1),
         settle_after_replay_s=round(settle_s, 1),
         articles_extracted_twice=sum(1 for r in entities.values() if len(r) > 1),
+        missing={k: len(v) for k, v in missing.items()},
+        missing_but_marked_processed=sorted(
+            set(missing["entities"]) & set(processed_markers(stack.settings))
+        ),
         alerts=sum(alerts.values()),
+        duplicate_alerts=duplicates(alerts),
+        dead_letters=len(dlq),
     )
+
+    for name, lost in missing.items():
+        assert not lost, f"{len(lost)} article(s) have no record on news.{name}: {lost[:10]}"
+    # At-least-once: a redelivered article may be extracted again, but always to the same result.
+    for aid, recs in entities.items():
+        assert len({tuple(e.id for e in r.entities) for r in recs}) == 1, aid
+    assert alerts, "no alert at all: the pipeline did not reach the alerter"
+    assert not duplicates(alerts), f"alert ids published more than once: {duplicates(alerts)}"
+    assert not dlq, f"valid articles went to the DLQ: {[(d.article_id, d.reason) for d in dlq]}"

@@ -6,21 +6,26 @@ Extractor output is published straight to `news.observations`, `news.entities` a
 
 from __future__ import annotations
 
+import asyncio
 import collections
 import datetime as dt
+import json
 import os
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.helpers import ROOT, StackUnderTest, free_port, publish, read_topic
+from aiokafka import AIOKafkaProducer
+from tests.helpers import ROOT, StackUnderTest, free_port, read_topic
 
-from newsmon.core import topics
+from newsmon.core import serde, topics
 from newsmon.core.config import Settings, to_env
+from newsmon.core.kafka import producer_kwargs
 from newsmon.core.models import (
     ActorRef,
     ActorSalience,
@@ -40,6 +45,7 @@ pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 
 T0 = dt.datetime(2023, 11, 13, 9, tzinfo=dt.UTC)
 SID = "aid_trucks_entered@gaza/daily"
+BURST = 100
 
 
 def _obs(oid: str, value: float, day: int, approx: bool = False) -> Observation:
@@ -118,18 +124,35 @@ def seed_article() -> list[tuple[topics.TopicSpec, Any]]:
 def later_article(
     aid: str, day: int, value: float, person: tuple[str, str]
 ) -> list[tuple[topics.TopicSpec, Any]]:
+    """One article with a figure for `day` days after 31 Oct 2023 and one new person."""
+    as_of = dt.date(2023, 10, 31) + dt.timedelta(days=day)
+    obs = _obs(f"{aid}-o", value, 1).model_copy(update={"as_of": as_of})
     return article(
         aid,
-        T0 + dt.timedelta(days=day - 13),
-        [_obs(f"{aid}-o", value, day)],
+        dt.datetime.combine(as_of, dt.time(12), dt.UTC),
+        [obs],
         [_ent(person[0], person[1], "PERSON", "person")],
         [],
     )
 
 
 def send(settings: Settings, records: list[tuple[topics.TopicSpec, Any]]) -> None:
-    for spec, rec in records:
-        publish(settings, spec, rec, key=rec.article_id)
+    """Produce the records (keyed by article id) with one idempotent producer."""
+    asyncio.run(_send(settings, records))
+
+
+async def _send(settings: Settings, records: list[tuple[topics.TopicSpec, Any]]) -> None:
+    producer = AIOKafkaProducer(**producer_kwargs(settings))
+    await producer.start()
+    try:
+        for spec, rec in records:
+            await producer.send_and_wait(
+                topics.topic_name(spec, settings.topic_prefix),
+                serde.encode(rec),
+                key=rec.article_id.encode(),
+            )
+    finally:
+        await producer.stop()
 
 
 def alerts(settings: Settings) -> list[Alert]:
@@ -191,30 +214,44 @@ def test_seed_alerts_once_replay_and_restart(stack: StackUnderTest, tmp_path: Pa
         "161",
     )
 
-    # Kill both services without a clean shutdown, replay the seed while they are down, restart.
+    # A burst of 100 articles (100 new people, 100 more points); kill -9 both services while
+    # they process it; replay the seed and add one more article while they are down; restart.
+    burst = [
+        rec
+        for i in range(BURST)
+        for rec in later_article(f"burst-{i}", 20 + i, 50 + i / 4, (f"person-{i}", f"Person No{i}"))
+    ]
+    sender = threading.Thread(target=send, args=(settings, burst))
+    sender.start()
+    time.sleep(0.5)  # the services are processing the first articles of the burst
     stack.stop("tracker", kill=True)
     stack.stop("alerter", kill=True)
+    sender.join(timeout=60)
     send(settings, seed_article())
     send(settings, later_article("later-1", 15, 20, ("hakan-fidan", "Hakan Fidan")))
     stack.start("tracker", "alerter")
 
+    people = {f"person-{i}" for i in range(BURST)} | {"hakan-fidan"}
     wait_for(
-        "the later article's new-actor alert",
-        lambda: any(a.subject == "hakan-fidan" for a in alerts(settings)),
+        "the new-actor alerts of the burst and the later article",
+        lambda: people <= {a.subject for a in alerts(settings) if a.kind == "new_actor"},
+        timeout=180,
     )
     series = wait_for(
-        "the 15 Nov point", lambda: (u := latest_series(settings)) and len(u.points) == 3 and u
+        "every point", lambda: (u := latest_series(settings)) and len(u.points) == 3 + BURST and u
     )
-    # The state from before the restart is there: the new point follows the seed's points.
-    assert [(p.as_of.day, p.value) for p in series.points] == [(10, 100), (13, 30), (15, 20)]
-    assert (series.previous_value, series.previous_as_of) == (30, dt.date(2023, 11, 13))
+    # Nothing was lost: the seed's points, the later point and the burst, in as_of order.
+    assert [(p.as_of.day, p.value) for p in series.points[:3]] == [(10, 100), (13, 30), (15, 20)]
+    assert [p.value for p in series.points[3:]] == [50 + i / 4 for i in range(BURST)]
 
     time.sleep(5)  # let any late duplicate surface before counting
     final = alerts(settings)
     ids = collections.Counter((a.id, a.status) for a in final)
-    assert max(ids.values()) == 1, ids
+    assert max(ids.values()) == 1, ids  # nothing was published twice
     assert {a.id for a in first} <= {a.id for a in final}
-    assert len([a for a in final if a.kind == "new_actor"]) == 4  # blinken, turkey, israel, fidan
+    new_actors = collections.Counter(a.subject for a in final if a.kind == "new_actor")
+    assert set(new_actors) == people | {"antony-blinken", "turkey", "israel"}
+    assert max(new_actors.values()) == 1
     actors = [r for r in read_topic(settings, topics.ACTORS) if isinstance(r, ActorSalience)]
     assert (
         collections.Counter(r.actor.id for r in actors if r.update == "first_seen")["turkey"] == 1
@@ -285,3 +322,46 @@ def test_tracker_state_rebuilds_on_another_worker(
                     proc.wait(timeout=60)
                 except subprocess.TimeoutExpired:
                     proc.kill()
+
+
+def test_real_seed_extraction_gives_the_issue_alerts(stack: StackUnderTest) -> None:
+    """The extractor's real output for the seed gives the aid-truck drop, Turkey→Israel 161 and
+    new-actor alerts, each once, and a second replay adds none."""
+    seed = next((ROOT / "seeds").glob("*.txt"))
+    res = stack.newsmon("extract", str(seed), "--json", timeout=600)
+    assert res.returncode == 0, res.stderr
+    doc = json.loads(res.stdout.splitlines()[0])
+    art = doc["article"]
+    common = {
+        "article_id": art["id"],
+        "source": art["source"],
+        "published_at": art["published_at"],
+        "extracted_at": dt.datetime.now(dt.UTC),
+        "ingested_at": art["ingested_at"],
+    }
+    records: list[tuple[topics.TopicSpec, Any]] = [
+        (topics.ENTITIES, ArticleEntities(**common, entities=doc["entities"])),
+        (topics.OBSERVATIONS, ArticleObservations(**common, observations=doc["observations"])),
+        (topics.EVENTS, ArticleEvents(**common, events=doc["events"])),
+    ]
+    send(stack.settings, records)
+
+    def expected() -> list[Alert]:
+        got = alerts(stack.settings)
+        change = [a for a in got if a.kind == "change" and a.metric == "aid_trucks_entered"]
+        dip = [a for a in got if a.kind == "diplomatic_action" and a.subject == "turkey>israel"]
+        return got if change and dip and len(got) >= 10 else []
+
+    first = wait_for("the seed's alerts", expected)
+    change = next(a for a in first if a.kind == "change")
+    assert [v.value for v in change.values or []] == [100, 30]
+    assert change.title.startswith("Aid trucks entering Gaza fell 70% (100 → ~30) between 10 and")
+    assert next(a for a in first if a.subject == "turkey>israel").cameo == "161"
+    new_actor = collections.Counter(a.subject for a in first if a.kind == "new_actor")
+    assert {"antony-blinken", "turkey", "israel"} <= set(new_actor)
+
+    send(stack.settings, records)  # the same article again
+    time.sleep(8)
+    final = alerts(stack.settings)
+    assert sorted(a.id for a in final) == sorted(a.id for a in first)
+    assert max(collections.Counter(a.id for a in final).values()) == 1

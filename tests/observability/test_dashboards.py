@@ -102,3 +102,23 @@ def test_metric_name_check_catches_a_typo() -> None:
     )
     assert len(problems) == 2, problems
     assert "newsmon_records_consumd_total" in problems[0] and "stage" in problems[1]
+
+
+@pytest.mark.parametrize(
+    ("expr", "names"),
+    [
+        (
+            'histogram_quantile(0.9, sum by (stage, le) (rate(x_bucket{a="b,c}"}[5m])))',
+            {"x_bucket"},
+        ),
+        ("(sum(rate(a_total[1m])) or vector(0)) / on (job) group_left b", {"a_total", "b"}),
+        (
+            "job_topic:lag:records > 1000 and ignoring (topic) up offset 5m",
+            {"job_topic:lag:records", "up"},
+        ),
+        ("topk(5, sum without (instance) (c)) unless d == bool 1e3", {"c", "d"}),
+    ],
+)
+def test_selectors_finds_metric_names(expr: str, names: set[str]) -> None:
+    """Metric names are told apart from functions, keywords, label lists and label values."""
+    assert {s.name for s in selectors(expr)} == names

@@ -80,6 +80,28 @@ async def test_seed_metrics_give_change_and_threshold_alerts() -> None:
     )
 
 
+async def test_alert_metrics_and_latency_are_recorded() -> None:
+    """Publishing counts newsmon_alerts_total and observes the end-to-end latency histogram."""
+    from prometheus_client import REGISTRY
+
+    def sample(name: str, **labels: str) -> float:
+        return REGISTRY.get_sample_value(name, labels) or 0.0
+
+    alerts_before = sample(
+        "newsmon_alerts_total", kind="change", severity="critical", status="firing"
+    )
+    latency_before = sample("newsmon_pipeline_latency_seconds_count", stage="alerter")
+    h = Harness()
+    alerts = await h.feed(h.svc.metrics_agent, *seed_metric_records())
+    assert (
+        sample("newsmon_alerts_total", kind="change", severity="critical", status="firing")
+        == alerts_before + 1
+    )
+    assert sample(
+        "newsmon_pipeline_latency_seconds_count", stage="alerter"
+    ) == latency_before + len(alerts)
+
+
 async def test_replayed_inputs_add_no_alert() -> None:
     """Feeding the same tracker output and events again publishes nothing new."""
     h = Harness()

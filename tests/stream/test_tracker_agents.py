@@ -211,6 +211,19 @@ async def test_bad_record_goes_to_dlq_and_agent_keeps_running(harness: Harness) 
     assert len(out) == 2
 
 
+async def test_state_size_is_sampled(harness: Harness) -> None:
+    """The periodic sampler exports the number of series and actors held."""
+    from prometheus_client import REGISTRY
+
+    svc = harness.svc
+    await harness.feed(
+        svc.route_observations_agent, svc.series_agent, "seed-1", serde.encode(seed_observations())
+    )
+    await svc.sample_state_size(svc.app)
+    assert REGISTRY.get_sample_value("newsmon_series_tracked") == 1
+    assert REGISTRY.get_sample_value("newsmon_tracker_state_entries", {"table": "series"}) == 1
+
+
 def test_tables_are_partitioned_like_their_topics(harness: Harness) -> None:
     """Every table's changelog has topics.PARTITIONS partitions, as its source topic."""
     svc = harness.svc

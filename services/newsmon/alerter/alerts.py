@@ -98,6 +98,18 @@ def fmt_value(value: float, approximate: bool = False) -> str:
     return ("~" if approximate else "") + text
 
 
+_PLURALS = {"person": "people", "child": "children", "tonne": "tonnes", "litre": "litres"}
+
+
+def units(value: float, unit: str) -> str:
+    """'1 truck', '70 trucks', '3 people'."""
+    if abs(value) == 1:
+        return unit
+    return _PLURALS.get(unit) or (
+        unit + "es" if unit.endswith(("s", "x", "ch", "sh")) else unit + "s"
+    )
+
+
 def place_name(location: str | None) -> str:
     if not location:
         return "all locations"
@@ -194,9 +206,9 @@ class Evaluator:
             title = f"{label} {verb} {amount} ({values}) between {fmt_range(a.as_of, b.as_of)}"
             sources = sorted(set(a.sources) | set(b.sources))
             summary = (
-                f"{label}: {fmt_value(a.value, a.approximate)} {u.unit}(s) on {fmt_date(a.as_of)},"
-                f" {fmt_value(b.value, b.approximate)} on {fmt_date(b.as_of)}"
-                f" ({'' if pct is None else f'{pct:+.0f}%, '}{delta:+g} {u.unit}(s))."
+                f"{label}: {fmt_value(a.value, a.approximate)} {units(a.value, u.unit)} on "
+                f"{fmt_date(a.as_of)}, {fmt_value(b.value, b.approximate)} on {fmt_date(b.as_of)}"
+                f" ({'' if pct is None else f'{pct:+.0f}%, '}{delta:+g} {units(delta, u.unit)})."
                 f" Reported by {', '.join(sources)}"
                 f" (corroboration {b.corroboration}). Rule {rule.name}: {rule.description}"
             )
@@ -246,8 +258,9 @@ class Evaluator:
         else:
             title = f"Resolved: {label} back to {value} on {fmt_date(p.as_of)} (bound {bound:g})"
         summary = (
-            f"{label} was {value} {u.unit}(s) on {fmt_date(p.as_of)}; rule {rule.name} fires "
-            f"{side} {bound:g}. Reported by {', '.join(p.sources)}. {rule.description}"
+            f"{label} was {value} {units(p.value, u.unit)} on {fmt_date(p.as_of)}; "
+            f"rule {rule.name} fires {side} {bound:g}. Reported by {', '.join(p.sources)}. "
+            f"{rule.description}"
         )
         return Alert(
             id=_alert_id("threshold", rule.name, u.series_id, p.as_of, p.value, firing),
@@ -469,6 +482,10 @@ class AlertGate:
         self.last_fired = last_fired
         self.active = active
         self.default_suppress_s = default_suppress_s
+        #: Ids found on `news.alerts` itself (its recent tail, read at start and after each
+        #: rebalance): an alert published just before a crash, whose state change was lost,
+        #: is recognised there and not published again.
+        self.published: set[str] = set()
         #: Why the last candidate was dropped (for logs and counters); None when admitted.
         self.last_reason: str | None = None
 
@@ -499,8 +516,15 @@ class AlertGate:
                 self.last_reason = "duplicate"
                 return None
             self.emitted[rid] = {"at": now.isoformat(), "status": "published"}
+            if rid in self.published:
+                self.last_reason = "duplicate"
+                return None
             return alert.model_copy(update={"id": rid, "created_at": now})
         if self.emitted.get(alert.id):
+            self.last_reason = "duplicate"
+            return None
+        if alert.id in self.published:
+            self._record(alert, key, now)  # published before a crash: catch the state up
             self.last_reason = "duplicate"
             return None
         if alert.kind == "threshold" and self.active.get(key):
@@ -515,6 +539,11 @@ class AlertGate:
                 self.emitted[alert.id] = {"at": now.isoformat(), "status": "suppressed"}
                 self.last_reason = "suppressed"
                 return None
+        self._record(alert, key, now)
+        return alert.model_copy(update={"created_at": now})
+
+    def _record(self, alert: Alert, key: str, now: dt.datetime) -> None:
+        """Remember a published alert: its id, its firing time, and a threshold's firing state."""
         self.emitted[alert.id] = {"at": now.isoformat(), "status": "published"}
         self.last_fired[key] = alert.event_time.isoformat()
         if alert.kind == "threshold":
@@ -523,7 +552,6 @@ class AlertGate:
                 "as_of": alert.values[-1].as_of.isoformat() if alert.values else None,
                 "event_time": alert.event_time.isoformat(),
             }
-        return alert.model_copy(update={"created_at": now})
 
 
 def _newer(alert: Alert, firing: dict[str, Any]) -> bool:

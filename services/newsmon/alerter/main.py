@@ -22,6 +22,7 @@ from pydantic import BaseModel, ValidationError
 from newsmon.alerter import metrics as m
 from newsmon.alerter.alerts import AlertGate, Evaluator
 from newsmon.alerter.rules import RuleSet, load_rules
+from newsmon.alerter.state import StagedStore
 from newsmon.core import serde, topics
 from newsmon.core.config import Settings
 from newsmon.core.dlq import dead_letter
@@ -40,6 +41,9 @@ from newsmon.core.models import (
 log = get_logger(__name__)
 
 Emit = Callable[[Any, str, bytes], Awaitable[None]]
+
+#: Seconds between two samples of the tables' sizes.
+STATE_SAMPLE_S = 30.0
 
 
 class AlerterService:
@@ -75,9 +79,10 @@ class AlerterService:
         self.last_fired = self._table("last-fired", "Event time of the last alert per rule|subject")
         self.active = self._table("active", "Firing threshold alerts per rule|subject")
         self.evaluator = Evaluator(self.rules)
-        self.gate = AlertGate(
-            self.rules, self.emitted, self.last_fired, self.active, settings.alert_suppression_s
-        )
+        # The gate writes to staged views; writes reach the tables once the alert is acked.
+        self.staged = [StagedStore(t) for t in (self.emitted, self.last_fired, self.active)]
+        emitted, last_fired, active = self.staged
+        self.gate = AlertGate(self.rules, emitted, last_fired, active, settings.alert_suppression_s)
         self.emit: Emit = self._send
 
         self.metrics_agent = app_.agent(self.metrics_in, name="evaluate-metrics")(
@@ -101,6 +106,25 @@ class AlerterService:
         )
         self.gate_agent = app_.agent(self.candidates, name="gate")(self._gate_agent)
 
+        @app_.on_partitions_assigned.connect  # type: ignore[arg-type]  # mode's signal typing
+        async def _read_published(app: Any, assigned: Any, **kwargs: Any) -> None:
+            # Alerts published just before a crash whose state change was lost are on the
+            # topic itself: read its recent tail before consuming (see AlertGate.published).
+            self.gate.published = await recent_alert_ids(settings)
+            log.info("published_alerts_read", ids=len(self.gate.published))
+
+        # Counting a RocksDB table scans it: state sizes are sampled, not counted per record.
+        app_.timer(interval=STATE_SAMPLE_S, name="alerter-state-size")(self.sample_state_size)
+
+    async def sample_state_size(self, *_app: Any) -> None:
+        """Export the number of entries of each table (state size)."""
+        for name, table in (
+            ("emitted", self.emitted),
+            ("last-fired", self.last_fired),
+            ("active", self.active),
+        ):
+            m.STATE_ENTRIES.labels(table=name).set(len(table))
+
     def _table(self, name: str, help_: str) -> Any:
         # JSON both ways: table values are plain dicts, never pydantic objects.
         return self.app.Table(
@@ -112,7 +136,19 @@ class AlerterService:
         )
 
     async def _send(self, topic: Any, key: str, value: bytes) -> None:
-        await topic.send(key=key.encode("utf-8"), value=value)
+        # Sent now and acknowledged before the gate's state changes are applied (see state.py),
+        # rather than attached to the input's commit: Faust writes changelogs independently.
+        delivery = await topic.send(key=key.encode("utf-8"), value=value, force=True)
+        await delivery
+
+    async def _reject(
+        self, topic: str, reason: str, detail: str, payload: bytes, key: str | None
+    ) -> None:
+        dl = dead_letter(
+            "alerter", reason, f"{topic}: {detail}", payload, source=topic, article_id=key
+        )
+        log.warning("record_rejected", topic=topic, reason=reason, detail=detail[:300])
+        await self.emit(self.dlq, dl.id, serde.encode(dl))
 
     def _evaluator(
         self,
@@ -123,21 +159,20 @@ class AlerterService:
         async def agent(stream: Any) -> None:
             async for key, value in stream.items():
                 RECORDS_IN.labels(topic=spec.name).inc()
+                k = key.decode("utf-8", "replace") if isinstance(key, bytes) else key
                 try:
                     rec = decode(value)
-                    candidates = evaluate(rec)
                 except (ValidationError, ValueError) as exc:
-                    k = key.decode("utf-8", "replace") if isinstance(key, bytes) else key
-                    dl = dead_letter(
-                        "alerter",
-                        "invalid_record",
-                        f"{spec.name}: {exc}",
-                        value,
-                        source=spec.name,
-                        article_id=k,
+                    await self._reject(spec.name, "invalid_record", str(exc), value, k)
+                    continue
+                try:
+                    with bound_article(_article_id(rec)):
+                        candidates = evaluate(rec)
+                except Exception as exc:  # a rule bug must not stop the stream
+                    log.exception("evaluation_failed", topic=spec.name, key=k)
+                    await self._reject(
+                        spec.name, "evaluation_failed", f"{type(exc).__name__}: {exc}", value, k
                     )
-                    log.warning("record_rejected", topic=spec.name, detail=str(exc)[:300])
-                    await self.emit(self.dlq, dl.id, serde.encode(dl))
                     continue
                 ingested = _ingested_at(rec)
                 for alert in candidates:
@@ -154,6 +189,10 @@ class AlerterService:
         agent.__name__ = f"evaluate_{spec.name.replace('.', '_')}"
         return agent
 
+    def _commit_state(self) -> None:
+        for store in self.staged:
+            store.commit()
+
     async def _gate_agent(self, stream: Any) -> None:
         async for _key, value in stream.items():
             try:
@@ -162,15 +201,25 @@ class AlerterService:
             except (ValidationError, ValueError, KeyError) as exc:
                 log.warning("candidate_rejected", detail=str(exc)[:300])
                 continue
+            for store in self.staged:
+                store.rollback()
             with bound_article(candidate.article_ids[0] if candidate.article_ids else None):
-                alert = self.gate.admit(candidate)
+                try:
+                    alert = self.gate.admit(candidate)
+                except Exception:  # one bad candidate must not stop the gate
+                    log.exception("gate_failed", id=candidate.id, rule=candidate.rule)
+                    continue
                 if alert is None:
+                    self._commit_state()
                     m.ALERTS_DROPPED.labels(
                         kind=candidate.kind, reason=self.gate.last_reason or "unknown"
                     ).inc()
                     log.debug("alert_dropped", id=candidate.id, reason=self.gate.last_reason)
                     continue
+                # Publish (and wait for the ack) before recording it as emitted: a crash in
+                # between republishes the same id rather than losing the alert.
                 await self.emit(self.alerts_out, alert.id, serde.encode(alert))
+                self._commit_state()
                 RECORDS_OUT.labels(topic=topics.ALERTS.name).inc()
                 m.ALERTS.labels(kind=alert.kind, severity=alert.severity, status=alert.status).inc()
                 now = utcnow()
@@ -180,12 +229,6 @@ class AlerterService:
                     PIPELINE_LATENCY.labels(stage="alerter").observe(
                         max(0.0, (now - ingested).total_seconds())
                     )
-                for name, table in (
-                    ("emitted", self.emitted),
-                    ("last-fired", self.last_fired),
-                    ("active", self.active),
-                ):
-                    m.STATE_ENTRIES.labels(table=name).set(len(table))
                 log.info(
                     "alert_published",
                     id=alert.id,
@@ -194,6 +237,54 @@ class AlerterService:
                     severity=alert.severity,
                     title=alert.title,
                 )
+
+
+#: How many of the latest alerts the gate reads back from news.alerts at each assignment.
+RECENT_ALERTS = 10_000
+
+
+async def recent_alert_ids(settings: Settings, limit: int = RECENT_ALERTS) -> set[str]:
+    """The ids (record keys) of the last `limit` alerts on news.alerts; empty when unreadable."""
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+    from aiokafka.errors import KafkaError
+
+    name = topics.topic_name(topics.ALERTS, settings.topic_prefix)
+    consumer = AIOKafkaConsumer(
+        group_id=None,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        **client_kwargs(settings),
+    )
+    ids: set[str] = set()
+    try:
+        await consumer.start()
+        tps = [TopicPartition(name, p) for p in range(topics.ALERTS.partitions)]
+        consumer.assign(tps)
+        ends = await consumer.end_offsets(tps)
+        for tp in tps:
+            consumer.seek(tp, max(0, ends[tp] - limit))
+        pending = {tp for tp in tps if ends[tp] > 0}
+        deadline = asyncio.get_running_loop().time() + 30.0
+        while pending and asyncio.get_running_loop().time() < deadline:
+            batch = await consumer.getmany(*pending, timeout_ms=500)
+            for records in batch.values():
+                ids.update(r.key.decode("utf-8", "replace") for r in records if r.key)
+            for tp in list(pending):
+                if await consumer.position(tp) >= ends[tp]:
+                    pending.discard(tp)
+    except KafkaError as exc:
+        log.warning("published_alerts_unreadable", topic=name, error=str(exc))
+    finally:
+        await consumer.stop()
+    return ids
+
+
+def _article_id(rec: BaseModel) -> str | None:
+    """The article a record is about, for the log context."""
+    if isinstance(rec, ArticleEvents):
+        return rec.article_id
+    ids = getattr(rec, "article_ids", None) or [getattr(rec, "first_article_id", None)]
+    return ids[-1] if ids else None
 
 
 def _ingested_at(rec: BaseModel) -> Any:

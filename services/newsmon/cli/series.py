@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 from pydantic import ValidationError
 
 from newsmon.core import topics
@@ -37,15 +38,19 @@ def register(sub: Any) -> None:
 async def read_to_end(settings: Settings, spec: topics.TopicSpec, timeout: float) -> list[bytes]:
     """Every value on a topic from the oldest offset to the current end (no group, no commit)."""
     name = topics.topic_name(spec, settings.topic_prefix)
+    admin = AIOKafkaAdminClient(**client_kwargs(settings))
+    await admin.start()
+    try:
+        described = await admin.describe_topics([name])
+    finally:
+        await admin.close()
+    parts = [p["partition"] for d in described if d.get("error_code") == 0 for p in d["partitions"]]
+    if not parts:
+        return []
     consumer = AIOKafkaConsumer(group_id=None, enable_auto_commit=False, **client_kwargs(settings))
     await consumer.start()
     values: list[bytes] = []
     try:
-        if name not in await consumer.topics():  # also refreshes the metadata
-            return []
-        parts = consumer.partitions_for_topic(name)
-        if not parts:
-            return []
         tps = [TopicPartition(name, p) for p in sorted(parts)]
         consumer.assign(tps)
         await consumer.seek_to_beginning(*tps)
@@ -149,14 +154,17 @@ def plot(found: list[MetricUpdate], alerts: list[Alert], path: Path) -> None:
     import matplotlib.dates as mdates
     import matplotlib.pyplot as plt
 
+    def x(d: dt.date) -> float:
+        return float(mdates.date2num(d))  # type: ignore[no-untyped-call]
+
     fig, ax = plt.subplots(figsize=(9, 4.5), dpi=110)
     for u in found:
-        xs = [p.as_of for p in u.points]
+        xs = [x(p.as_of) for p in u.points]
         ys = [p.value for p in u.points]
         (line,) = ax.plot(xs, ys, "-", label=f"{u.series_id} ({u.unit})")
         for p in u.points:
             ax.plot(
-                [p.as_of],
+                [x(p.as_of)],
                 [p.value],
                 "o",
                 color=line.get_color(),
@@ -164,30 +172,35 @@ def plot(found: list[MetricUpdate], alerts: list[Alert], path: Path) -> None:
             )
             ax.annotate(
                 ("~" if p.approximate else "") + f"{p.value:g}",
-                (p.as_of, p.value),
+                (x(p.as_of), p.value),
                 textcoords="offset points",
                 xytext=(0, 7),
                 ha="center",
                 fontsize=8,
             )
+        stacked: dict[dt.date, int] = {}
         for a in alerts:
             if a.subject != u.series_id or not a.values:
                 continue
             at = a.values[-1]
             colour = {"critical": "red", "warning": "orange"}.get(a.severity, "grey")
-            ax.axvline(at.as_of, color=colour, linestyle="--", linewidth=1)
+            ax.axvline(x(at.as_of), color=colour, linestyle="--", linewidth=1)
+            # Several alerts on one date are stacked instead of drawn over each other.
+            n = stacked[at.as_of] = stacked.get(at.as_of, 0) + 1
+            status = "" if a.status == "firing" else " resolved"
             ax.annotate(
-                f"{a.kind}: {clean(a.title, single_line=True, limit=60)}",
-                (at.as_of, at.value),
+                f"{a.kind}{status}: {clean(a.title, single_line=True, limit=48)}",
+                (x(at.as_of), at.value),
                 textcoords="offset points",
-                xytext=(5, -14),
+                xytext=(6, -12 * n),
                 fontsize=7,
                 color=colour,
             )
     ax.set_title(", ".join(u.metric for u in found) + " (newsmon)")
     ax.set_xlabel("as of")
     ax.set_ylabel(", ".join(sorted({u.unit for u in found})))
-    ax.xaxis.set_major_formatter(mdates.DateFormatter("%d %b %Y"))
+    # matplotlib ships DateFormatter without annotations.
+    ax.xaxis.set_major_formatter(mdates.DateFormatter("%d %b %Y"))  # type: ignore[no-untyped-call]
     fig.autofmt_xdate()
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3)

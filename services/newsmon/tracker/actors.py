@@ -127,7 +127,7 @@ class ActorRegistry:
     def record(state: ActorState, update: str, s: Sighting) -> ActorSalience:
         top = sorted(state["co"].items(), key=lambda kv: (-kv[1][1], kv[0]))[:CO_OCCURRING_SHOWN]
         return ActorSalience(
-            update=update,  # type: ignore[arg-type]
+            update=update,
             actor=ActorRef(id=state["id"], name=state["name"]),
             type=state["type"],
             actor_type=state["actor_type"],

@@ -38,11 +38,15 @@ from newsmon.core.models import (
 from newsmon.tracker import metrics as m
 from newsmon.tracker.actors import ActorRegistry, route_entities
 from newsmon.tracker.series import SeriesTracker, route_observations
+from newsmon.tracker.state import StagedStore
 from newsmon.tracker.tone import ToneTracker, route_events
 
 log = get_logger(__name__)
 
 Emit = Callable[[Any, str, bytes], Awaitable[None]]
+
+#: Seconds between two samples of the tables' sizes.
+STATE_SAMPLE_S = 30.0
 
 
 def _json(obj: Any) -> bytes:
@@ -71,9 +75,16 @@ class TrackerService:
         self.actor_articles = self._table("actor-articles", "'actor|article' keys already counted")
         self.tone_table = self._table("tone", "Rolling tone by ordered pair 'actor>target'")
 
-        self.series = SeriesTracker(self.series_table)
-        self.actors = ActorRegistry(self.actors_table, self.actor_articles)
-        self.tone = ToneTracker(self.tone_table, settings.tone_window_days)
+        # The logic writes to staged views; writes reach the tables once outputs are acked.
+        self.staged = {
+            "series": StagedStore(self.series_table),
+            "actors": StagedStore(self.actors_table),
+            "actor-articles": StagedStore(self.actor_articles),
+            "tone": StagedStore(self.tone_table),
+        }
+        self.series = SeriesTracker(self.staged["series"])
+        self.actors = ActorRegistry(self.staged["actors"], self.staged["actor-articles"])
+        self.tone = ToneTracker(self.staged["tone"], settings.tone_window_days)
         self.emit: Emit = self._send
 
         self.route_observations_agent = app_.agent(self.observations, name="route-observations")(
@@ -90,6 +101,21 @@ class TrackerService:
         self.series_agent = app_.agent(self.by_series, name="series")(self._series_agent)
         self.actors_agent = app_.agent(self.by_actor, name="actors")(self._actors_agent)
         self.tone_agent = app_.agent(self.by_pair, name="tone")(self._tone_agent)
+        # Counting a RocksDB table scans it: state sizes are sampled, not counted per record.
+        app_.timer(interval=STATE_SAMPLE_S, name="tracker-state-size")(self.sample_state_size)
+
+    async def sample_state_size(self, *_app: Any) -> None:
+        """Export the number of entries of each table (state size)."""
+        sizes = {
+            "series": len(self.series_table),
+            "actors": len(self.actors_table),
+            "actor-articles": len(self.actor_articles),
+            "tone": len(self.tone_table),
+        }
+        for name, size in sizes.items():
+            m.STATE_ENTRIES.labels(table=name).set(size)
+        m.SERIES_TRACKED.set(sizes["series"])
+        m.ACTORS_KNOWN.set(sizes["actors"])
 
     # -- wiring -----------------------------------------------------------------------------
     def _internal(self, suffix: str) -> Any:
@@ -112,7 +138,10 @@ class TrackerService:
         )
 
     async def _send(self, topic: Any, key: str, value: bytes) -> None:
-        await topic.send(key=key.encode("utf-8"), value=value)
+        # Sent now and acknowledged before the state change is applied (see state.py), rather
+        # than attached to the input's commit: Faust writes changelogs independently of those.
+        delivery = await topic.send(key=key.encode("utf-8"), value=value, force=True)
+        await delivery
 
     async def _publish(self, spec: topics.TopicSpec, topic: Any, key: str, rec: BaseModel) -> None:
         await self.emit(topic, key, serde.encode(rec))
@@ -158,10 +187,20 @@ class TrackerService:
         return agent
 
     async def _stateful(
-        self, stream: Any, apply: Callable[[str, dict[str, Any]], Any], name: str
+        self,
+        stream: Any,
+        apply: Callable[[str, dict[str, Any]], Any],
+        name: str,
+        stores: list[StagedStore],
     ) -> Any:
-        """Yield (key, result) for each routed record; a failing record goes to the DLQ."""
+        """Yield (key, result) for each routed record; a failing record goes to the DLQ.
+
+        The staged state changes of a record are applied when the consumer asks for the next
+        record, i.e. after it has published the result; if publishing raises, they are dropped.
+        """
         async for key, value in stream.items():
+            for store in stores:
+                store.rollback()
             k = key.decode("utf-8") if isinstance(key, bytes) else str(key)
             try:
                 routed = json.loads(value)
@@ -174,17 +213,19 @@ class TrackerService:
                 )
                 continue
             yield k, result
+            for store in stores:
+                store.commit()
 
     # -- stateful agents --------------------------------------------------------------------
     async def _series_agent(self, stream: Any) -> None:
-        async for sid, update in self._stateful(stream, self.series.apply, "series"):
+        async for sid, update in self._stateful(
+            stream, self.series.apply, "series", [self.staged["series"]]
+        ):
             if update is None:
                 continue
             await self._publish(topics.METRICS, self.metrics_out, sid, update)
             self._observe(update)
             m.export_series_value(sid, update.metric, update.unit, update.points[-1].value)
-            m.SERIES_TRACKED.set(len(self.series_table))
-            m.STATE_ENTRIES.labels(table="series").set(len(self.series_table))
             log.info(
                 "series_updated",
                 series_id=sid,
@@ -195,10 +236,12 @@ class TrackerService:
             )
 
     async def _actors_agent(self, stream: Any) -> None:
-        async for actor_id, rec in self._stateful(stream, self.actors.apply, "actors"):
-            m.ACTORS_KNOWN.set(len(self.actors_table))
-            m.STATE_ENTRIES.labels(table="actors").set(len(self.actors_table))
-            m.STATE_ENTRIES.labels(table="actor-articles").set(len(self.actor_articles))
+        async for actor_id, rec in self._stateful(
+            stream,
+            self.actors.apply,
+            "actors",
+            [self.staged["actors"], self.staged["actor-articles"]],
+        ):
             if rec is None:
                 continue
             await self._publish(topics.ACTORS, self.actors_out, actor_id, rec)
@@ -212,10 +255,11 @@ class TrackerService:
             )
 
     async def _tone_agent(self, stream: Any) -> None:
-        async for pair, rec in self._stateful(stream, self.tone.apply, "tone"):
+        async for pair, rec in self._stateful(
+            stream, self.tone.apply, "tone", [self.staged["tone"]]
+        ):
             if rec is None:
                 continue
-            m.STATE_ENTRIES.labels(table="tone").set(len(self.tone_table))
             # news.actors is keyed by actor id (topics.ACTORS.key_field), for tone records too.
             await self._publish(topics.ACTORS, self.actors_out, rec.actor.id, rec)
             self._observe(rec)

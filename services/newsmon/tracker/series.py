@@ -1,7 +1,8 @@
 """Evolving quantity series: reported figures ordered by the date they refer to.
 
-One series per (metric, location, period, qualifiers). Planned and baseline figures live in
-their own series (the period is part of the id), so they never mix with daily actuals.
+One series per (metric, location, period, relevant qualifiers: what is counted, e.g.
+'children'; hedges like 'approximately' are not). Planned and baseline figures live in their
+own series (the period is part of the id), so they never mix with daily actuals.
 
 Policy for one date (documented in the README, tested in tests/unit/tracker):
 * the same figure (value) for the same date from the same article counts once;
@@ -37,15 +38,33 @@ from newsmon.core.models import (
 #: A series keeps at most this many reports; the oldest dates are dropped first.
 MAX_REPORTS = 5000
 
+#: Qualifiers that say how a figure was reported, not what was counted: hedges ("about 30",
+#: "more than 100") and vague plurals ("hundreds of"). They do not split a series; the
+#: `approximate` flag carries the hedge.
+REPORT_QUALIFIERS = frozenset(
+    {
+        "approximately", "about", "around", "nearly", "almost", "roughly", "estimated",
+        "close_to", "as_many_as", "more_than", "fewer_than", "less_than", "at_least", "at_most",
+        "up_to", "dozens", "hundreds", "thousands", "millions", "scores", "tens",
+    }
+)  # fmt: skip
+
 SeriesState = dict[str, Any]
 Report = dict[str, Any]
+
+
+def relevant_qualifiers(qualifiers: list[str] | tuple[str, ...]) -> list[str]:
+    """The qualifiers that identify a series (what is counted), slugified and sorted."""
+    return sorted(
+        {slugify(q) for q in qualifiers if q.strip() and q.strip().lower() not in REPORT_QUALIFIERS}
+    )
 
 
 def series_id(
     metric: str, location: str | None, period: str, qualifiers: list[str] | tuple[str, ...] = ()
 ) -> str:
     """A readable, deterministic id: 'aid_trucks_entered@gaza/daily[+qualifier...]'."""
-    quals = sorted({slugify(q) for q in qualifiers if q.strip()})
+    quals = relevant_qualifiers(qualifiers)
     base = f"{metric}@{slugify(location) if location else 'anywhere'}/{period}"
     return base + "".join(f"+{q}" for q in quals)
 
@@ -73,7 +92,7 @@ def route_observations(rec: ArticleObservations) -> list[tuple[str, Report]]:
                         "unit": obs.unit,
                         "location": obs.location,
                         "period": obs.period,
-                        "qualifiers": sorted({slugify(q) for q in obs.qualifiers if q.strip()}),
+                        "qualifiers": relevant_qualifiers(obs.qualifiers),
                     },
                     "observation_id": obs.id,
                     "as_of": obs.as_of.isoformat(),
@@ -102,7 +121,7 @@ class _Figure:
 
     @property
     def latest(self) -> str:
-        return max(r["published_at"] for r in self.reports)
+        return str(max(r["published_at"] for r in self.reports))
 
     @property
     def approximate(self) -> bool:

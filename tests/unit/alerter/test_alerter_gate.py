@@ -80,3 +80,12 @@ def test_stale_update_does_not_resolve() -> None:
     run(g, e.on_metric(update([point(10, 100), point(13, 30)])))
     assert run(g, e.on_metric(update([point(10, 100)]))) == []
     assert g.last_reason == "stale" and g.active
+
+
+def test_alert_already_on_the_topic_is_not_republished(default_rules: RuleSet) -> None:
+    """An id found on news.alerts (published before a crash lost its state) is not sent again."""
+    g = gate(default_rules)
+    (cand,) = Evaluator(default_rules).on_events(events(ev()))
+    g.published.add(cand.id)
+    assert g.admit(cand) is None and g.last_reason == "duplicate"
+    assert cand.id in g.emitted  # the state caught up

@@ -32,6 +32,22 @@ def test_series_id_is_deterministic_and_qualifier_order_free() -> None:
     assert series_id("fuel", None, "planned") == "fuel@anywhere/planned"
 
 
+def test_hedges_do_not_split_a_series(d: Any) -> None:
+    """'approximately 30' joins the series of '100'; 'children' makes its own series."""
+    rec = article_observations(
+        "a1",
+        observation(100, d(10)),
+        observation(30, d(13), approximate=True, qualifiers=["approximately"]),
+        observation(40, d(13), qualifiers=["child"], start=60),
+    )
+    out = SeriesTracker({}).process(rec)
+    assert [(u.series_id, len(u.points)) for u in out] == [
+        ("aid_trucks_entered@gaza/daily", 1),
+        ("aid_trucks_entered@gaza/daily", 2),
+        ("aid_trucks_entered@gaza/daily+child", 1),
+    ]
+
+
 def test_late_article_is_inserted_at_its_date(d: Any) -> None:
     """Points are ordered by as_of, not arrival; a late figure gets its own previous point."""
     tracker = SeriesTracker({})
