@@ -122,8 +122,8 @@ def test_broker_stop_and_kill_mid_stream_services_recover_with_same_results(
     assert res.returncode == 0, res.stdout + res.stderr
     figures["kill_9"] = bounce(kill=True, after_records=ARTICLES // 2 + 5)
 
-    settle_s = settle(faulty.settings, SERVICES, 300, stack=faulty)
-    settle(steady.settings, SERVICES, 300, stack=steady)
+    settle_s = settle(faulty.settings, SERVICES, 180, stack=faulty)
+    settle(steady.settings, SERVICES, 180, stack=steady)
     survived = {svc: faulty.pid(svc) == pids[svc] for svc in SERVICES}
     a, b = _results(steady), _results(faulty)
     ids = {x.id for x in articles}

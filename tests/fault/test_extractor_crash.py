@@ -65,7 +65,7 @@ def test_extractor_kill_mid_replay_loses_no_article_and_doubles_no_alert(
             replay.kill()
             replay.wait()
     assert replay.returncode == 0, out
-    settle_s = settle(stack.settings, ("extractor", "tracker", "alerter"), 300, stack=stack)
+    settle_s = settle(stack.settings, ("extractor", "tracker", "alerter"), 180, stack=stack)
 
     entities = by_article(stack.read(topics.ENTITIES))
     observations = by_article(stack.read(topics.OBSERVATIONS))

@@ -78,7 +78,7 @@ def test_killed_extractor_worker_partitions_move_to_the_survivor(
             replay.kill()
             replay.wait()
     assert replay.returncode == 0, out
-    settle_s = settle(one.settings, ("extractor",), 300, stack=one)
+    settle_s = settle(one.settings, ("extractor",), 120, stack=one)
 
     entities = by_article(one.read(topics.ENTITIES))
     missing = sorted({a.id for a in articles} - set(entities))

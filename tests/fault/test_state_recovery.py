@@ -95,7 +95,7 @@ def test_tracker_and_alerter_kill_recovers_state_and_alerts_exactly_once(
     feed.finish(120)
 
     settle_s = {
-        name: settle(s.settings, ("tracker", "alerter"), 240, stack=s) for name, s in runs.items()
+        name: settle(s.settings, ("tracker", "alerter"), 120, stack=s) for name, s in runs.items()
     }
     a, b = _results(steady), _results(killed)
     runs_ = {"uninterrupted": a, "killed": b}

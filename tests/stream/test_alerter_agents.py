@@ -18,22 +18,6 @@ from newsmon.tracker.actors import ActorRegistry
 from newsmon.tracker.series import SeriesTracker
 
 
-@pytest.fixture(autouse=True)
-def _fresh_faust_registry(monkeypatch: pytest.MonkeyPatch) -> None:
-    """make_app registers Faust's sensors in the global registry (one app per process); each
-    test's app gets its own registry instead."""
-    from prometheus_client import CollectorRegistry
-
-    from newsmon.core import faustapp
-
-    real = faustapp.setup_prometheus_sensors
-    monkeypatch.setattr(
-        faustapp,
-        "setup_prometheus_sensors",
-        lambda app, **kw: real(app, registry=CollectorRegistry(), **kw),
-    )
-
-
 class Harness:
     """Feeds input records to an evaluating agent, then its candidates to the gate."""
 

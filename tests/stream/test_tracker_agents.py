@@ -97,22 +97,6 @@ def seed_events(article_id: str = "seed-1") -> ArticleEvents:
     )
 
 
-@pytest.fixture(autouse=True)
-def _fresh_faust_registry(monkeypatch: pytest.MonkeyPatch) -> None:
-    """make_app registers Faust's sensors in the global registry, which allows one app per
-    process; each test's app gets its own registry instead."""
-    from prometheus_client import CollectorRegistry
-
-    from newsmon.core import faustapp
-
-    real = faustapp.setup_prometheus_sensors
-    monkeypatch.setattr(
-        faustapp,
-        "setup_prometheus_sensors",
-        lambda app, **kw: real(app, registry=CollectorRegistry(), **kw),
-    )
-
-
 class Harness:
     """Feeds records through the router agents and then the stateful agents, capturing output."""
 

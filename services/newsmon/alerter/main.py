@@ -10,7 +10,6 @@ keyed by alert id.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as dt
 import json
 from collections.abc import Awaitable, Callable
@@ -22,7 +21,6 @@ from pydantic import BaseModel, ValidationError
 from newsmon.alerter import metrics as m
 from newsmon.alerter.alerts import AlertGate, Evaluator
 from newsmon.alerter.rules import RuleSet, load_rules
-from newsmon.alerter.state import StagedStore
 from newsmon.core import serde, topics
 from newsmon.core.config import Settings
 from newsmon.core.dlq import dead_letter
@@ -37,6 +35,7 @@ from newsmon.core.models import (
     MetricUpdate,
     utcnow,
 )
+from newsmon.core.tables import StagedStore
 
 log = get_logger(__name__)
 
@@ -291,41 +290,8 @@ def _ingested_at(rec: BaseModel) -> Any:
     return getattr(rec, "ingested_at", None) or getattr(rec, "extracted_at", None)
 
 
-async def create_internal_topics(settings: Settings, names: list[str]) -> None:
-    """Create the service's re-keying topics before the worker subscribes.
-
-    Faust declares them itself, but a topic created in the same instant as the subscription
-    can be missing from the first metadata and is then silently not consumed.
-    """
-    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-    from aiokafka.errors import TopicAlreadyExistsError
-
-    admin = AIOKafkaAdminClient(**client_kwargs(settings))
-    await admin.start()
-    try:
-        existing = set(await admin.list_topics())
-        missing = [
-            NewTopic(n, topics.PARTITIONS, settings.replication_factor)
-            for n in names
-            if n not in existing
-        ]
-        if missing:
-            with contextlib.suppress(TopicAlreadyExistsError):
-                await admin.create_topics(missing)
-    finally:
-        await admin.close()
-
-
 def run(settings: Settings) -> None:
     """Run the alerter in the foreground (`newsmon run alerter`)."""
-    # Faust creates its datadir but not the parents (a fresh state folder has none).
-    (settings.service_dir("alerter") / "tables").mkdir(parents=True, exist_ok=True)
     service = AlerterService(settings)
     internal = [t.get_topic_name() for t in [service.candidates]]
-    # A private loop: asyncio.run() would leave no current loop for the Faust worker.
-    loop = asyncio.new_event_loop()
-    try:
-        loop.run_until_complete(create_internal_topics(settings, internal))
-    finally:
-        loop.close()
-    run_worker(service.app, "alerter", settings)
+    run_worker(service.app, "alerter", settings, internal_topics=internal)

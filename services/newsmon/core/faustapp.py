@@ -7,17 +7,32 @@ that a bad record becomes a dead letter instead of a crashed or silently skippin
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
+from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import faust
-from faust.sensors.prometheus import setup_prometheus_sensors
+from aiohttp.web import Response as AioResponse
+from faust.sensors.prometheus import FaustMetrics, PrometheusMonitor
 from faust.web import Request, Response, View
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 
 from newsmon.core import logs, topics
 from newsmon.core.config import Settings
-from newsmon.core.kafka import ssl_context
+from newsmon.core.kafka import client_kwargs, ssl_context
 from newsmon.core.metrics import SERVICE_INFO, SERVICE_READY
+
+_FAUST_METRICS: FaustMetrics | None = None
+
+
+def _faust_metrics() -> FaustMetrics:
+    """Faust's sensors, registered once per process (several apps in one test share them)."""
+    global _FAUST_METRICS
+    if _FAUST_METRICS is None:
+        _FAUST_METRICS = FaustMetrics.create(REGISTRY, "newsmon_faust")
+    return _FAUST_METRICS
 
 
 def broker_credentials(settings: Settings) -> Any:
@@ -62,11 +77,18 @@ def make_app(service: str, settings: Settings, **overrides: Any) -> faust.App:
         "stream_wait_empty": False,
     }
     conf.update(overrides)
+    # Faust creates its datadir but not the parents (a fresh state folder has none).
+    Path(conf["datadir"]).parent.mkdir(parents=True, exist_ok=True)
     app = faust.App(f"{settings.topic_prefix}newsmon-{service}", **conf)
-    setup_prometheus_sensors(app, name_prefix="newsmon_faust")
+    app.monitor = PrometheusMonitor(metrics=_faust_metrics())
     SERVICE_INFO.info({"service": service})
     started = time.time()
     assigned_once = asyncio.Event()
+
+    @app.page("/metrics")
+    async def metrics(self: View, request: Request) -> Response:
+        body = generate_latest(REGISTRY)
+        return AioResponse(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})  # type: ignore[return-value]
 
     @app.page("/health")
     async def health(self: View, request: Request) -> Response:
@@ -101,9 +123,43 @@ def faust_topic(app: faust.App, spec: topics.TopicSpec, settings: Settings) -> A
     )
 
 
-def run_worker(app: faust.App, service: str, settings: Settings) -> None:
+async def create_topics(settings: Settings, names: list[str]) -> None:
+    """Create a service's internal (re-keying) topics before the worker subscribes.
+
+    Faust declares them itself, but a topic created in the same instant as the subscription
+    can be missing from the first metadata and is then silently not consumed.
+    """
+    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+    from aiokafka.errors import TopicAlreadyExistsError
+
+    admin = AIOKafkaAdminClient(**client_kwargs(settings))
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        missing = [
+            NewTopic(n, topics.PARTITIONS, settings.replication_factor)
+            for n in names
+            if n not in existing
+        ]
+        if missing:
+            with contextlib.suppress(TopicAlreadyExistsError):
+                await admin.create_topics(missing)
+    finally:
+        await admin.close()
+
+
+def run_worker(
+    app: faust.App, service: str, settings: Settings, internal_topics: Sequence[str] = ()
+) -> None:
     """Run the app as a worker in the foreground until SIGINT/SIGTERM."""
     logs.configure(service, settings.log_level, settings.log_format)
+    if internal_topics:
+        # A private loop: asyncio.run() would leave no current loop for the Faust worker.
+        loop = asyncio.new_event_loop()
+        try:
+            loop.run_until_complete(create_topics(settings, list(internal_topics)))
+        finally:
+            loop.close()
     worker = faust.Worker(
         app,
         loglevel=settings.log_level,

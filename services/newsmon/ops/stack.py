@@ -211,18 +211,25 @@ async def group_lag(settings: Settings) -> dict[str, int]:
     await consumer.start()
     try:
         lags: dict[str, int] = {}
+        all_topics = await admin.list_topics()
         for svc, specs in INPUTS.items():
             group = f"{settings.topic_prefix}newsmon-{svc}"
+            # The group's internal re-keying topics (`<group>-...`) count too, not its table
+            # changelogs, which are only read on recovery.
+            names = [topics.topic_name(spec, settings.topic_prefix) for spec in specs] + [
+                t
+                for t in all_topics
+                if t.startswith(f"{group}-") and not t.endswith("-changelog")
+            ]
             tps = []
-            for spec in specs:
-                name = topics.topic_name(spec, settings.topic_prefix)
+            for name in names:
                 parts = consumer.partitions_for_topic(name) or set()
                 if not parts:
                     await consumer._client.force_metadata_update()
                     parts = consumer.partitions_for_topic(name) or set()
                 tps += [TopicPartition(name, p) for p in parts]
-            ends = await consumer.end_offsets(tps)
             committed = await admin.list_consumer_group_offsets(group)
+            ends = await consumer.end_offsets(tps)
             lag = 0
             for tp in tps:
                 meta = committed.get(tp)

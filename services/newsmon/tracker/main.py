@@ -10,8 +10,6 @@ or a replay of the same articles publishes nothing new.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -23,7 +21,6 @@ from newsmon.core import serde, topics
 from newsmon.core.config import Settings
 from newsmon.core.dlq import dead_letter
 from newsmon.core.faustapp import faust_topic, make_app, run_worker
-from newsmon.core.kafka import client_kwargs
 from newsmon.core.logs import bound_article, get_logger
 from newsmon.core.metrics import PIPELINE_LATENCY, RECORDS_IN, RECORDS_OUT
 from newsmon.core.models import (
@@ -35,10 +32,10 @@ from newsmon.core.models import (
     RelationTone,
     utcnow,
 )
+from newsmon.core.tables import StagedStore
 from newsmon.tracker import metrics as m
 from newsmon.tracker.actors import ActorRegistry, route_entities
 from newsmon.tracker.series import SeriesTracker, route_observations
-from newsmon.tracker.state import StagedStore
 from newsmon.tracker.tone import ToneTracker, route_events
 
 log = get_logger(__name__)
@@ -273,41 +270,8 @@ class TrackerService:
             )
 
 
-async def create_internal_topics(settings: Settings, names: list[str]) -> None:
-    """Create the service's re-keying topics before the worker subscribes.
-
-    Faust declares them itself, but a topic created in the same instant as the subscription
-    can be missing from the first metadata and is then silently not consumed.
-    """
-    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-    from aiokafka.errors import TopicAlreadyExistsError
-
-    admin = AIOKafkaAdminClient(**client_kwargs(settings))
-    await admin.start()
-    try:
-        existing = set(await admin.list_topics())
-        missing = [
-            NewTopic(n, topics.PARTITIONS, settings.replication_factor)
-            for n in names
-            if n not in existing
-        ]
-        if missing:
-            with contextlib.suppress(TopicAlreadyExistsError):
-                await admin.create_topics(missing)
-    finally:
-        await admin.close()
-
-
 def run(settings: Settings) -> None:
     """Run the tracker in the foreground (`newsmon run tracker`)."""
-    # Faust creates its datadir but not the parents (a fresh state folder has none).
-    (settings.service_dir("tracker") / "tables").mkdir(parents=True, exist_ok=True)
     service = TrackerService(settings)
     internal = [t.get_topic_name() for t in [service.by_series, service.by_actor, service.by_pair]]
-    # A private loop: asyncio.run() would leave no current loop for the Faust worker.
-    loop = asyncio.new_event_loop()
-    try:
-        loop.run_until_complete(create_internal_topics(settings, internal))
-    finally:
-        loop.close()
-    run_worker(service.app, "tracker", settings)
+    run_worker(service.app, "tracker", settings, internal_topics=internal)

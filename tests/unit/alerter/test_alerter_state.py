@@ -8,7 +8,7 @@ from tests.unit.alerter.builders import ev, events
 
 from newsmon.alerter.alerts import AlertGate, Evaluator
 from newsmon.alerter.rules import RuleSet
-from newsmon.alerter.state import StagedStore
+from newsmon.core.tables import StagedStore
 
 
 def test_unpublished_alert_is_admitted_again(default_rules: RuleSet) -> None:

@@ -8,7 +8,7 @@ import pytest
 from tests.unit.tracker.builders import article_observations, observation
 
 from newsmon.tracker.series import SeriesTracker
-from newsmon.tracker.state import StagedStore
+from newsmon.core.tables import StagedStore
 
 
 def test_writes_are_staged_until_commit() -> None:
