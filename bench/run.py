@@ -963,6 +963,26 @@ class Options:
     keep_state: bool
 
 
+def checkpoint(res: dict[str, Any], out: Path) -> None:
+    """Write the figures so far (`"partial": true`), so an interrupted run leaves them."""
+    with contextlib.suppress(OSError, TypeError, ValueError):
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps({**res, "partial": True}, indent=2, ensure_ascii=False) + "\n")
+
+
+def _summary(value: Any) -> str:
+    """The headline numbers of a stage's result, for the progress log."""
+    if not isinstance(value, dict):
+        return ""
+    keys = ("articles_per_s", "tokens_per_s", "messages_per_s", "observations_per_s")
+    flat = {k: v for k, v in value.items() if k in keys}
+    for sub in ("nlp_limit", "extractor", "results_s", "alert_s"):
+        if isinstance(value.get(sub), dict):
+            inner = value[sub]
+            flat[sub] = {k: inner[k] for k in (*keys, "p50", "p99") if k in inner}
+    return json.dumps(flat)
+
+
 def run(opts: Options) -> dict[str, Any]:
     res: dict[str, Any] = {
         "started_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
@@ -990,6 +1010,7 @@ def run(opts: Options) -> dict[str, Any]:
         if name in opts.skip:
             log(f"{name}: skipped")
             return None
+        checkpoint(res, opts.out)
         log(f"{name} ...")
         t = time.monotonic()
         try:
@@ -999,7 +1020,7 @@ def run(opts: Options) -> dict[str, Any]:
             log(f"{name} FAILED: {errors[name]}")
             traceback.print_exc(file=sys.stderr)
             return None
-        log(f"{name} done in {time.monotonic() - t:.1f}s")
+        log(f"{name} done in {time.monotonic() - t:.1f}s: {_summary(value)}")
         return value
 
     t = time.perf_counter()
@@ -1103,7 +1124,15 @@ def run_kafka_stages(
             res["feed_source"] = "the in-process extractor's records"
         else:
             raise RuntimeError("no extractor records to feed (both extractor stages failed)")
-        per_copy = sum(len(r["observations"]) for r in recs["observations"])
+        # The first articles' records until they hold `feed_items` observations (copied
+        # under new ids and later dates when the run has fewer).
+        take, count = 0, 0
+        while take < len(recs["observations"]) and count < opts.feed_items:
+            count += len(recs["observations"][take]["observations"])
+            take += 1
+        chosen = {r["article_id"] for r in recs["observations"][:take]}
+        recs = {k: [r for r in v if r["article_id"] in chosen] for k, v in recs.items()}
+        per_copy = count
         copies = max(1, math.ceil(opts.feed_items / max(1, per_copy)))
         data = replicate(recs, dict.fromkeys(kinds, "article_id"), copies)
         fed["events"] = [json.loads(v) for _, v in data["events"]]

@@ -162,10 +162,16 @@ class MemorySampler:
     interval: float = 0.5
     peak_total_kib: dict[str, int] = field(default_factory=dict)
     hwm_kib: dict[str, dict[int, int]] = field(default_factory=dict)
+    #: (seconds since start, {service: summed RSS in MiB}) every `every` samples.
+    timeline: list[tuple[float, dict[str, float]]] = field(default_factory=list)
+    every: int = 20
+    _samples: int = 0
+    _t0: float = field(default_factory=time.monotonic)
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
 
     def sample(self) -> None:
+        now: dict[str, float] = {}
         for svc in self.services:
             main = self.stack.pid(svc)
             if main is None:
@@ -178,6 +184,10 @@ class MemorySampler:
                 seen = self.hwm_kib.setdefault(svc, {})
                 seen[pid] = max(seen.get(pid, 0), hwm)
             self.peak_total_kib[svc] = max(self.peak_total_kib.get(svc, 0), total)
+            now[svc] = round(total / 1024, 1)
+        if self._samples % self.every == 0:
+            self.timeline.append((round(time.monotonic() - self._t0, 1), now))
+        self._samples += 1
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -246,7 +256,9 @@ def topic_size(settings: Settings, spec: topics.TopicSpec) -> int:
     return topic_sizes(settings, spec)[spec.name]
 
 
-async def _pipeline_lag(settings: Settings) -> dict[str, int]:
+async def _pipeline_lag(
+    settings: Settings, detail: dict[str, dict[str, int]] | None = None
+) -> dict[str, int]:
     from aiokafka import AIOKafkaConsumer, TopicPartition
     from aiokafka.admin import AIOKafkaAdminClient
 
@@ -279,6 +291,9 @@ async def _pipeline_lag(settings: Settings) -> dict[str, int]:
                 meta = committed.get(tp)
                 done = meta.offset if meta is not None and meta.offset >= 0 else 0
                 lag += max(0, ends[tp] - done)
+                if detail is not None and ends[tp] > done:
+                    where = f"{tp.topic.removeprefix(settings.topic_prefix)}:{tp.partition}"
+                    detail.setdefault(svc, {})[where] = ends[tp] - done
             lags[svc] = lag
         return lags
     finally:
@@ -286,9 +301,12 @@ async def _pipeline_lag(settings: Settings) -> dict[str, int]:
         await admin.close()
 
 
-def pipeline_lag(settings: Settings) -> dict[str, int]:
-    """Unconsumed records per service group, over its contract inputs AND internal topics."""
-    return dict(_run(_pipeline_lag(settings)))
+def pipeline_lag(
+    settings: Settings, detail: dict[str, dict[str, int]] | None = None
+) -> dict[str, int]:
+    """Unconsumed records per service group, over its contract inputs AND internal topics
+    (per topic-partition in `detail` when given)."""
+    return dict(_run(_pipeline_lag(settings, detail)))
 
 
 def settle(
@@ -311,9 +329,11 @@ def settle(
     streak = 0
     last_sizes: dict[str, int] = {}
     lags: dict[str, int] = {}
+    detail: dict[str, dict[str, int]] = {}
     while time.monotonic() - t0 < timeout:
+        detail = {}
         try:
-            lags = {k: v for k, v in pipeline_lag(settings).items() if k in wanted}
+            lags = {k: v for k, v in pipeline_lag(settings, detail).items() if k in wanted}
             sizes = topic_sizes(settings, *outputs)
         except Exception as exc:  # the broker may still be coming back in broker tests
             lags, sizes = {"error": repr(exc)}, {}  # type: ignore[dict-item]
@@ -328,7 +348,11 @@ def settle(
     tails = ""
     if stack is not None:
         tails = "".join(f"\n--- {s} log tail ---\n{stack.log_tail(s, 25)}" for s in wanted)
-    raise AssertionError(f"pipeline did not settle within {timeout:.0f}s: lag {lags}{tails}")
+    where = {k: v for k, v in detail.items() if k in wanted}
+    raise AssertionError(
+        f"pipeline of {settings.topic_prefix!r} did not settle within {timeout:.0f}s: "
+        f"lag {lags}, by partition {where}{tails}"
+    )
 
 
 async def _read_raw(settings: Settings, name: str) -> list[tuple[bytes | None, bytes | None]]:

@@ -28,6 +28,7 @@ from tests.observability.monitoring import (
 
 from newsmon.core import topics
 from newsmon.core.config import SERVICES, Settings
+from newsmon.ops import procs
 from newsmon.ops import stack as ops
 
 pytestmark = [pytest.mark.prometheus, pytest.mark.kafka, pytest.mark.e2e]
@@ -35,6 +36,7 @@ pytestmark = [pytest.mark.prometheus, pytest.mark.kafka, pytest.mark.e2e]
 #: Bounded waits (seconds); the scrape and rule interval is 1 s.
 PROMETHEUS_READY_S = 30.0
 DATA_WAIT_S = 60.0
+DRAIN_S = 150.0
 INGEST_TOKEN = "observability-proof"
 #: An article for the ingester's HTTP endpoint, so that its own panels have data too.
 HTTP_ARTICLE = {
@@ -91,12 +93,17 @@ def observed_stack(
     if ops.prometheus_binary() is None:
         pytest.fail("prometheus is not installed: run `make system-deps` (Debian package)")
     services = StackUnderTest(settings)
+    prometheus: int | None = None
     try:
-        assert ops.start_prometheus(settings, scrape_interval="1s")
+        prometheus = ops.start_prometheus(settings, scrape_interval="1s")
+        assert prometheus is not None
         api = PrometheusAPI(f"http://{settings.bind_host}:{settings.prometheus_port}")
         deadline = time.monotonic() + PROMETHEUS_READY_S
         while not api.ready():
-            if ops.prometheus_pid(settings) is None or time.monotonic() > deadline:
+            if (
+                not procs.pid_alive(prometheus, ops.PROMETHEUS_MARKER)
+                or time.monotonic() > deadline
+            ):
                 log = settings.state_dir / "logs" / "prometheus.log"
                 pytest.fail(f"Prometheus did not become ready; {log}:\n{_tail(log)}")
             time.sleep(0.2)
@@ -104,7 +111,17 @@ def observed_stack(
         yield services, api
     finally:
         services.close()
-        ops.stop_prometheus(settings)
+        if prometheus is not None:  # by pid: a lost pid file must not leave it running
+            procs.terminate(prometheus, ops.PROMETHEUS_MARKER, timeout=20)
+
+
+def _logged_errors(services: StackUnderTest, per_service: int = 5) -> str:
+    """The last error lines of each service's log (JSON lines), for a failure message."""
+    out = []
+    for svc in SERVICES:
+        errors = [line for line in services.log(svc).splitlines() if '"level": "error"' in line]
+        out += [f"{svc}: {line[:400]}" for line in errors[-per_service:]]
+    return "\n".join(out) or "(none)"
 
 
 def _tail(path: Any, lines: int = 30) -> str:
@@ -160,7 +177,10 @@ def test_every_dashboard_panel_returns_data(
     assert post_articles(settings, b"{not json") == 400
     # One record no extractor can read: the extractor's dead-letter and failure panels show it.
     publish(settings, topics.ARTICLES_RAW, b"{not an article", key="observability-proof")
-    services.drain()
+    try:
+        services.drain(timeout=DRAIN_S)
+    except TimeoutError as exc:
+        pytest.fail(f"{exc}; errors the services logged:\n{_logged_errors(services)}")
 
     # All four targets are scraped by the project's config, rendered for this stack's ports.
     targets = api.get("/api/v1/targets")["activeTargets"]

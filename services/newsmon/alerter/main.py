@@ -135,7 +135,7 @@ class AlerterService:
         )
 
     async def _send(self, topic: Any, key: str, value: bytes) -> None:
-        # Sent now and acknowledged before the gate's state changes are applied (see state.py),
+        # Sent now and acknowledged before the gate's state changes are applied (see core/tables.py),
         # rather than attached to the input's commit: Faust writes changelogs independently.
         delivery = await topic.send(key=key.encode("utf-8"), value=value, force=True)
         await delivery

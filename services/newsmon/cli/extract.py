@@ -18,9 +18,7 @@ def register(sub: Any) -> None:
         "Kafka. Prints a summary per article, or with --json one JSON document per article.",
     )
     p.add_argument("files", nargs="+", metavar="FILE", type=Path)
-    p.add_argument(
-        "--json", action="store_true", help="one JSON document per article (JSON Lines)"
-    )
+    p.add_argument("--json", action="store_true", help="one JSON document per article (JSON Lines)")
     p.set_defaults(func=run)
 
 
@@ -68,12 +66,13 @@ def _summary(doc: dict[str, Any]) -> str:
 def run(args: argparse.Namespace) -> int:
     from newsmon.core.config import load_settings
     from newsmon.core.logs import configure
+    from newsmon.core.models import Article
     from newsmon.extractor.pipeline import Extractor, extract_all
     from newsmon.extractor.sources import SourceError, read_articles
 
     settings = load_settings()
     configure("extract", "warning", settings.log_format)
-    articles = []
+    articles: list[Article] = []
     code = 0
     for path in args.files:
         if not path.is_file():

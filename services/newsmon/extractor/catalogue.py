@@ -79,7 +79,8 @@ class ActorCatalogue:
         """The actor a surface form names (exact first, then case-insensitive), if any."""
         norm = normalise_surface(text)
         actor_id = (
-            self.by_alias.get(norm)
+            self.by_alias.get(text.strip())
+            or self.by_alias.get(norm)
             or self.by_demonym.get(norm)
             or self.by_alias_folded.get(norm.casefold())
         )
@@ -106,7 +107,7 @@ class ActorCatalogue:
                 seen.add((role.title, role.of))
                 owner = self.actors[role.of]
                 prefixes = {owner.name, *owner.aliases, *owner.demonyms[:1]}
-                prefixes |= {f"{p}'s" for p in (owner.name, *owner.aliases) if " " not in p}
+                prefixes |= {f"{p}{s}" for p in (owner.name, *owner.aliases) for s in ("'s", "’s")}
                 titles = self.titles.get(role.title, ())
                 for title in titles:
                     variants = {title, title.lower()}
@@ -146,7 +147,7 @@ class MetricCatalogue:
         verbs: set[str] = frozenset(),  # type: ignore[assignment]
     ) -> MetricDef | None:
         """The best metric for a unit noun (lemma): context words in the governing verbs count
-        five times, in the noun's modifiers twice, elsewhere in the sentence once."""
+        three times, in the noun's modifiers five times, elsewhere in the sentence once."""
         best: tuple[int, int, MetricDef] | None = None
         everything = context | modifiers | verbs
         for i, m in enumerate(self.metrics):
@@ -157,10 +158,13 @@ class MetricCatalogue:
                 continue
             if m.requires_also and not (m.requires_also & everything):
                 continue
-            score = 5 * len(m.context & verbs) + 2 * len(m.context & modifiers) + len(hits)
+            score = 5 * len(m.context & modifiers) + 3 * len(m.context & verbs) + len(hits)
             # on a tie the earlier (more specific) entry wins
             if best is None or (score, -i) > best[:2]:
                 best = (score, -i, m)
+        if best is None and noun in self.people and noun != "person":
+            # "90,000 Israelis have been evacuated": any noun that counts people
+            return self.match("person", context, modifiers, verbs)
         return best[2] if best else None
 
 
@@ -205,7 +209,7 @@ def normalise_surface(text: str) -> str:
         if t.endswith(suffix):
             t = t[: -len(suffix)]
             break
-    if t.startswith("the "):
+    if t[:4].lower() == "the ":
         t = t[4:]
     return t.strip()
 

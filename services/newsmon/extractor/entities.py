@@ -65,8 +65,8 @@ class ResolvedEntity:
         return Entity(
             id=self.id,
             name=self.name,
-            type=self.type,  # type: ignore[arg-type]
-            actor_type=self.actor_type,  # type: ignore[arg-type]
+            type=self.type,
+            actor_type=self.actor_type,
             country=self.country,
             known=self.known,
             mentions=mentions,
@@ -91,7 +91,7 @@ class EntityIndex:
 
 
 def _is_generic(text: str) -> bool:
-    """"Foreign Ministry", "the Army": an institution without a name of its own."""
+    """ "Foreign Ministry", "the Army": an institution without a name of its own."""
     low = text.lower()
     return low in GENERIC_INSTITUTIONS or (
         low.split(" ", 1)[0] in {"foreign", "health", "defence", "defense", "interior"}
@@ -108,7 +108,7 @@ def _is_metonymic(span: Span) -> bool:
 
 
 def _org_name_after_demonym(span: Span) -> Span | None:
-    """"Palestinian Prisoners' Society": a demonym that starts an organisation's name."""
+    """ "Palestinian Prisoners' Society": a demonym that starts an organisation's name."""
     doc = span.doc
     j = span.end
     while j < len(doc) and (doc[j].is_title or doc[j].text in {"'", "’", "'s", "’s", "of", "for"}):
@@ -201,7 +201,13 @@ class EntityResolver:
                     if prefix is not None:
                         add(self._from_actor(out, owner), prefix)
                 if _next_is_person(span):
-                    titled.append(span[len(doc.text[span.start_char : span.start_char + n].split()) if n else 0 :])
+                    titled.append(
+                        span[
+                            len(doc.text[span.start_char : span.start_char + n].split())
+                            if n
+                            else 0 :
+                        ]
+                    )
                     continue
                 holder = self.actors.holder(title, of, day)
                 if holder is not None:
@@ -224,9 +230,9 @@ class EntityResolver:
                 continue
             text = normalise_surface(span.text)
             if _is_generic(text):
-                owner = self._owner_before(span, by_token, out)
-                if owner is not None:
-                    add(owner, span)
+                institution_of = self._owner_before(span, by_token, out)
+                if institution_of is not None:
+                    add(institution_of, span)
                 continue
             if (
                 len(text) < 2
@@ -254,14 +260,14 @@ class EntityResolver:
                 if label == "PERSON" and len(text.split()) > 1:
                     unknown_people.setdefault(text.split()[-1], eid)
             add(ent, span)
-        for title in titled:
+        for role_span in titled:
             # "The Iraqi Prime Minister, Mohammed Shia al-Sudani, traveled": the title's head
             # token stands for the named person in the parse
-            i = title.end
+            i = role_span.end
             while i < len(doc) and doc[i].is_punct:
                 i += 1
             person = by_token.get(i)
             if person is not None:
-                for t in title:
+                for t in role_span:
                     by_token.setdefault(t.i, person)
         return EntityIndex(entities=out, by_token=by_token)

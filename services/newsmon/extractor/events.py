@@ -55,7 +55,9 @@ class EventExtractor:
         self.lexicon = lexicon
 
     # --------------------------------------------------------------- entities
-    def _entity_in(self, tok: Token, entities: EntityIndex, depth: int = 0) -> ResolvedEntity | None:
+    def _entity_in(
+        self, tok: Token, entities: EntityIndex, depth: int = 0
+    ) -> ResolvedEntity | None:
         """The entity a noun phrase headed by `tok` refers to: the head itself, then its
         compounds/appositions, then an of-complement ("the government of Israel")."""
         ent = entities.at(tok)
@@ -70,7 +72,16 @@ class EventExtractor:
                 if ent is not None:
                     return ent
         for child in tok.children:
-            if child.dep_ == "prep" and child.lower_ == "of" and tok.lemma_.lower() in _REPRESENTATIVES:
+            if child.dep_ == "poss" and tok.lemma_.lower() in _REPRESENTATIVES:
+                # "Iran's ambassador", "Israel's army"
+                found = self._entity_in(child, entities, depth + 1)
+                if found is not None:
+                    return found
+            if (
+                child.dep_ == "prep"
+                and child.lower_ == "of"
+                and tok.lemma_.lower() in _REPRESENTATIVES
+            ):
                 for obj in child.children:
                     if obj.dep_ == "pobj":
                         return self._entity_in(obj, entities, depth + 1)
@@ -80,7 +91,9 @@ class EventExtractor:
                     return found
         return None
 
-    def _pronoun(self, tok: Token, entities: EntityIndex, exclude: str | None) -> ResolvedEntity | None:
+    def _pronoun(
+        self, tok: Token, entities: EntityIndex, exclude: str | None
+    ) -> ResolvedEntity | None:
         """he/she/him/her: the person who was last the subject of a clause (other than
         `exclude`), else the person mentioned last."""
         if tok.pos_ != "PRON" or tok.lower_ not in THIRD_PERSON:
@@ -92,7 +105,7 @@ class EventExtractor:
             if ent is None or ent.type != "PERSON" or ent.id == exclude:
                 continue
             head = t
-            while head.dep_ in ("compound", "appos", "flat") and head.head is not head:
+            while head.dep_ in ("compound", "appos", "flat") and head.head.i != head.i:
                 head = head.head
             if head.dep_ in _SUBJECT_DEPS:
                 return ent
@@ -122,7 +135,9 @@ class EventExtractor:
                         break
                     ent = self._entity_in(child, entities) or self._pronoun(child, entities, None)
                     self._co_actors = [
-                        e for c in child.conjuncts if (e := self._entity_in(c, entities)) is not None
+                        e
+                        for c in child.conjuncts
+                        if (e := self._entity_in(c, entities)) is not None
                     ]
                     return ent
                 if child.dep_ == "agent":
@@ -132,20 +147,25 @@ class EventExtractor:
             # "with President Raisi urging Modi": the modified noun acts
             if head.dep_ in ("acl", "relcl") and head.head.pos_ in ("PROPN", "NOUN"):
                 return self._entity_in(head.head, entities)
-            if head.dep_ in ("xcomp", "conj", "advcl", "ccomp", "pcomp", "acl") and head.head is not head:
+            if (
+                head.dep_ in ("xcomp", "conj", "advcl", "ccomp", "pcomp", "acl")
+                and head.head.i != head.i
+            ):
                 head = head.head
                 if head.pos_ not in ("VERB", "AUX"):
                     # "Following a meeting with X, Blinken will attend": climb to the clause verb
-                    while head.pos_ not in ("VERB", "AUX") and head.head is not head:
+                    while head.pos_ not in ("VERB", "AUX") and head.head.i != head.i:
                         head = head.head
                 continue
-            if head.dep_ in ("pobj", "prep") and head.head is not head:
+            if head.dep_ in ("pobj", "prep") and head.head.i != head.i:
                 head = head.head
                 continue
             break
         return None
 
-    def _target(self, verb: Token, rule: VerbRule, entities: EntityIndex, actor: ResolvedEntity) -> ResolvedEntity | None:
+    def _target(
+        self, verb: Token, rule: VerbRule, entities: EntityIndex, actor: ResolvedEntity
+    ) -> ResolvedEntity | None:
         candidates: list[Token] = []
         for child in verb.children:
             if child.dep_ in ("dobj", "dative", "attr", "nsubjpass") and child.dep_ != "nsubjpass":
@@ -157,14 +177,20 @@ class EventExtractor:
                 candidates += [c for c in child.children if c.dep_ == "pobj"]
         # the other party of any action: "rejected new talks with the RSF"
         for child in verb.children:
-            if child.dep_ == "prep" and child.lower_ in ("with", "against") and child.lower_ not in rule.target_preps:
+            if (
+                child.dep_ == "prep"
+                and child.lower_ in ("with", "against")
+                and child.lower_ not in rule.target_preps
+            ):
                 candidates += [c for c in child.children if c.dep_ == "pobj"]
         # the object's own complements: "withdrew its ambassador from Israel",
         # "announced a conference with Saudi Arabia"
         for child in list(verb.children):
             if child.dep_ == "dobj":
                 for gc in child.children:
-                    if gc.dep_ == "prep" and (gc.lower_ in rule.target_preps or gc.lower_ in _OBJECT_PREPS):
+                    if gc.dep_ == "prep" and (
+                        gc.lower_ in rule.target_preps or gc.lower_ in _OBJECT_PREPS
+                    ):
                         candidates += [c for c in gc.children if c.dep_ == "pobj"]
         for cand in candidates:
             ent = self._entity_in(cand, entities) or self._pronoun(cand, entities, actor.id)
@@ -234,7 +260,7 @@ class EventExtractor:
                     return False, True
                 if head_lemma not in REALIS_LEMMAS:
                     return True, negated
-            if tok.dep_ in ("ROOT",) or tok.head is tok:
+            if tok.dep_ in ("ROOT",) or tok.head.i == tok.i:
                 break
             # stop at a clause of saying: "X said Y would..." keeps Y's own modality only
             if tok.dep_ in ("ccomp",) and level > 0:
@@ -255,7 +281,11 @@ class EventExtractor:
                 continue
             root = ent.root
             # "Saturday morning": climb to the head of the whole time expression
-            while root.head is not root and root.head.ent_type_ in ("DATE", "TIME") and root.dep_ in ("compound", "nmod", "amod", "npadvmod"):
+            while (
+                root.head.i != root.i
+                and root.head.ent_type_ in ("DATE", "TIME")
+                and root.dep_ in ("compound", "nmod", "amod", "npadvmod")
+            ):
                 root = root.head
             # only dates that time a clause ("on Saturday", "Monday"), not noun modifiers
             # ("the October 7 attacks")
@@ -277,7 +307,9 @@ class EventExtractor:
         return best[1] if best else ref
 
     # --------------------------------------------------------------- main
-    def extract(self, doc: Doc, article_id: str, ref: dt.date, entities: EntityIndex) -> list[Event]:
+    def extract(
+        self, doc: Doc, article_id: str, ref: dt.date, entities: EntityIndex
+    ) -> list[Event]:
         out: list[Event] = []
         seen: set[tuple[str, str | None, str, bool, int]] = set()
         for sent in doc.sents:
@@ -297,7 +329,13 @@ class EventExtractor:
     ) -> None:
         if True:
             if True:
-                key = (cand.actor.id, cand.target.id if cand.target else None, cand.rule.code, cand.negated, sent.start)
+                key = (
+                    cand.actor.id,
+                    cand.target.id if cand.target else None,
+                    cand.rule.code,
+                    cand.negated,
+                    sent.start,
+                )
                 if key in seen:
                     return
                 seen.add(key)
@@ -320,7 +358,7 @@ class EventExtractor:
             negated = False
             actor = None
             head = tok.head
-            while head.pos_ not in ("VERB", "AUX") and head.head is not head:
+            while head.pos_ not in ("VERB", "AUX") and head.head.i != head.i:
                 head = head.head
             if head.pos_ in ("VERB", "AUX") and self._match(head, self.lexicon.verbs) is not None:
                 return []  # the governing verb is the event ("rejected new talks with X")
@@ -367,7 +405,13 @@ class EventExtractor:
                 words.append(t.text)
         action = " ".join(words)
         return Event(
-            id=digest(article_id, cand.rule.code, cand.actor.id, cand.target.id if cand.target else "", verb.idx),
+            id=digest(
+                article_id,
+                cand.rule.code,
+                cand.actor.id,
+                cand.target.id if cand.target else "",
+                verb.idx,
+            ),
             actor=ActorRef(id=cand.actor.id, name=cand.actor.name),
             target=ActorRef(id=cand.target.id, name=cand.target.name) if cand.target else None,
             action=action,

@@ -22,9 +22,6 @@ from newsmon.extractor.runner import ExtractionRunner
 
 log = get_logger(__name__)
 
-#: How long the agent waits to fill a batch before extracting what it has.
-BATCH_WITHIN_S = 0.25
-
 
 class Emit(Protocol):
     async def __call__(self, topic: Any, key: str, value: bytes) -> None: ...
@@ -47,24 +44,26 @@ class ExtractorService:
         self.observations_out = faust_topic(self.app, topics.OBSERVATIONS, settings)
         self.events_out = faust_topic(self.app, topics.EVENTS, settings)
         self.dlq = faust_topic(self.app, topics.ARTICLES_DLQ, settings)
-        # Article ids already extracted. Keys are the raw id bytes and the table uses the
-        # producer's key partitioner, so a marker lands in the changelog partition matching
-        # the article's source partition (both keyed by the same bytes, same partition count)
-        # even though markers are written for a whole batch at once.
+        # Article ids already extracted; a marker is written while its own record is the
+        # stream's current event, so it lands in the changelog partition of the article's
+        # source partition (same partition count, `topics.PARTITIONS`).
         self.processed = self.app.Table(
             "processed-articles",
             default=None,
             partitions=topics.PARTITIONS,
-            use_partitioner=True,
             schema=faust.Schema(key_serializer="raw", value_serializer="json"),
             help="Article ids already extracted (value: extraction time)",
         )
         self.runner = ExtractionRunner(settings, extractor)
         self.emit: Emit = self._send
-        self.agent = self.app.agent(self.source, name="extract")(self._agent)
-        self.app.on_startup.connect(self._warm_up)  # type: ignore[arg-type]
+        # One agent instance per worker process keeps the pool busy; each instance handles
+        # one record at a time so that table writes belong to that record's partition.
+        self.agent = self.app.agent(
+            self.source, name="extract", concurrency=max(1, settings.extractor_processes)
+        )(self._agent)
+        self.app.task(self._warm_up)
 
-    async def _warm_up(self, *args: Any, **kwargs: Any) -> None:
+    async def _warm_up(self) -> None:
         started = time.perf_counter()
         await self.runner.warm_up()
         log.info("extractor_ready", seconds=round(time.perf_counter() - started, 2))
@@ -74,8 +73,8 @@ class ExtractorService:
 
     # ------------------------------------------------------------------ the agent
     async def _agent(self, stream: Any) -> None:
-        async for events in stream.take_events(self.settings.extractor_batch_size, BATCH_WITHIN_S):
-            await self.process([(e.key, e.value) for e in events])
+        async for key, value in stream.items():
+            await self.process([(key, value)])
 
     async def process(self, records: list[tuple[Any, bytes]]) -> None:
         """Validate, de-duplicate, extract and publish a batch of raw article records."""
@@ -87,7 +86,9 @@ class ExtractorService:
             try:
                 article = Article.model_validate_json(value)
             except (ValidationError, ValueError) as exc:
-                await self._reject("invalid_article", f"not a valid Article: {exc}", value, key_text)
+                await self._reject(
+                    "invalid_article", f"not a valid Article: {exc}", value, key_text
+                )
                 continue
             if article.id in seen or self.processed.get(article.id) is not None:
                 m.ARTICLES_SKIPPED.inc()
@@ -158,7 +159,9 @@ class ExtractorService:
                 events=len(extraction.events),
             )
 
-    async def _reject(self, reason: str, detail: str, payload: bytes, article_id: str | None) -> None:
+    async def _reject(
+        self, reason: str, detail: str, payload: bytes, article_id: str | None
+    ) -> None:
         m.FAILURES.labels(reason=reason).inc()
         with bound_article(article_id):
             log.warning("article_rejected", reason=reason, detail=detail[:300])

@@ -47,7 +47,7 @@ def parse_number(text: str) -> float | None:
     (2000000.0, 1200.0, 0.3333333333333333)
     """
     words = [w for w in _SPLIT.split(text.strip().lower().replace("’", "'")) if w and w != "and"]
-    if not words:
+    if not words or words == ["a"] or words == ["an"]:
         return None
     # fractions: "a third", "one-third", "two thirds", "half"
     if words[-1] in FRACTIONS and len(words) <= 2:

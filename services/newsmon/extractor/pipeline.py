@@ -87,7 +87,9 @@ class Extractor:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Extractor:
-        catalogues = load_catalogues(Path(settings.catalogue_dir) if settings.catalogue_dir else None)
+        catalogues = load_catalogues(
+            Path(settings.catalogue_dir) if settings.catalogue_dir else None
+        )
         nlp = build_pipeline(settings.spacy_model, catalogues.actors)
         return cls(nlp, catalogues, settings.extractor_batch_size)
 
@@ -118,7 +120,12 @@ class Extractor:
             entities=index.models(),
             observations=observations,
             events=events,
-            timings={"parse": parse_s, "entities": t1 - t0, "quantities": t2 - t1, "events": t3 - t2},
+            timings={
+                "parse": parse_s,
+                "entities": t1 - t0,
+                "quantities": t2 - t1,
+                "events": t3 - t2,
+            },
         )
 
 

@@ -18,9 +18,41 @@ from newsmon.extractor.numbers import FRACTIONS, NUMBER_WORDS, parse_number
 
 #: Nouns that measure time, size or share: figures of them are not counts of things.
 NOT_COUNTED = frozenset(
-    "day week month year hour minute second night decade century time percent per cent % km "
-    "kilometre kilometer mile metre meter foot inch age point round stage phase term "
-    "resolution article paragraph page".split()
+    [
+        "day",
+        "week",
+        "month",
+        "year",
+        "hour",
+        "minute",
+        "second",
+        "night",
+        "decade",
+        "century",
+        "time",
+        "percent",
+        "per",
+        "cent",
+        "%",
+        "km",
+        "kilometre",
+        "kilometer",
+        "mile",
+        "metre",
+        "meter",
+        "foot",
+        "inch",
+        "age",
+        "point",
+        "round",
+        "stage",
+        "phase",
+        "term",
+        "resolution",
+        "article",
+        "paragraph",
+        "page",
+    ]
 )
 #: Subjects that stand for a count of something else ("the number of aid trucks fell").
 COUNT_NOUNS = frozenset({"number", "total", "count", "figure", "tally", "toll", "amount"})
@@ -40,7 +72,8 @@ HEDGES = [
     ("circa", "approximately"), ("an average of", "average"), ("on average", "average"),
 ]  # fmt: skip
 _HEDGE_RE = re.compile(
-    r"(?:^|\s)(" + "|".join(re.escape(h) for h, _ in sorted(HEDGES, key=lambda x: -len(x[0])))
+    r"(?:^|\s)("
+    + "|".join(re.escape(h) for h, _ in sorted(HEDGES, key=lambda x: -len(x[0])))
     + r")\s*$"
 )
 _HEDGE_NAME = dict(HEDGES)
@@ -64,7 +97,9 @@ _SPEECH_LEMMAS = frozenset(
      "warn", "note", "according", "count", "record", "put", "document", "insist", "allege"}
 )  # fmt: skip
 _PLACE_TYPES = frozenset({"GPE", "LOC", "FAC"})
-_LOC_PREPS = frozenset({"in", "into", "to", "from", "inside", "across", "at", "throughout", "within", "out"})
+_LOC_PREPS = frozenset(
+    {"in", "into", "to", "from", "inside", "across", "at", "throughout", "within", "out"}
+)
 _MOVE_LEMMAS = frozenset({"enter", "leave", "reach", "cross", "exit", "flee", "arrive"})
 _FOLLOWING_RE = re.compile(r"\b(following|subsequent|next|ensuing|later)\s+days?\b")
 
@@ -133,7 +168,7 @@ def _noun_lemma(tok: Token) -> str:
         return "person"
     # multi-word units of the catalogue ("passport holder", "aid worker")
     prev = tok.doc[tok.i - 1] if tok.i > 0 else None
-    lem = _singular(lem) if tok.pos_ == "PROPN" or lem.endswith("s") else lem
+    lem = _singular(lem) if tok.pos_ == "PROPN" or lem.endswith("s") or lem == "people" else lem
     if prev is not None and prev.dep_ == "compound" and prev.head.i == tok.i:
         return f"{prev.lower_} {lem}" if f"{prev.lower_} {lem}" in _COMPOUND_UNITS else lem
     return lem
@@ -171,15 +206,23 @@ class QuantityExtractor:
                     out.append(Figure(fr, value, fraction=True))
                 i += 2
                 continue
-            if low in VAGUE_PLURALS and any(c.dep_ == "prep" and c.lower_ == "of" for c in tok.children):
+            if low in VAGUE_PLURALS and any(
+                c.dep_ == "prep" and c.lower_ == "of" for c in tok.children
+            ):
                 out.append(Figure(doc[i : i + 1], VAGUE_PLURALS[low], vague=low))
                 i += 1
                 continue
             if tok.like_num or low in NUMBER_WORDS:
                 j = i + 1
-                while j < sent.end and (
-                    doc[j].like_num or doc[j].lower_ in NUMBER_WORDS or doc[j].lower_ in ("-", "and")
-                ) and doc[j].ent_type_ not in SKIP_ENT_TYPES:
+                while (
+                    j < sent.end
+                    and (
+                        doc[j].like_num
+                        or doc[j].lower_ in NUMBER_WORDS
+                        or doc[j].lower_ in ("-", "and")
+                    )
+                    and doc[j].ent_type_ not in SKIP_ENT_TYPES
+                ):
                     j += 1
                 while j > i + 1 and doc[j - 1].lower_ in ("-", "and"):
                     j -= 1
@@ -197,7 +240,7 @@ class QuantityExtractor:
 
     @staticmethod
     def _share_of_pronoun(fig: Figure) -> bool:
-        """"a third of them": a share of an unnamed whole is not a count."""
+        """ "a third of them": a share of an unnamed whole is not a count."""
         if not fig.fraction:
             return False
         return any(
@@ -207,7 +250,7 @@ class QuantityExtractor:
 
     @staticmethod
     def _is_reference(fig: Figure) -> bool:
-        """"the two leaders", "its three members": a written small number after a
+        """ "the two leaders", "its three members": a written small number after a
         determiner names things already known rather than reporting a count."""
         start = fig.span.start
         if start == 0 or not fig.span.text.isalpha() or fig.value > 10:
@@ -216,7 +259,9 @@ class QuantityExtractor:
 
     @staticmethod
     def _is_year(span: Span, value: float) -> bool:
-        return len(span) == 1 and span.text.isdigit() and 1900 <= value <= 2100 and len(span.text) == 4
+        return (
+            len(span) == 1 and span.text.isdigit() and 1900 <= value <= 2100 and len(span.text) == 4
+        )
 
     @staticmethod
     def _hedge(fig: Figure) -> None:
@@ -235,7 +280,10 @@ class QuantityExtractor:
         if root.dep_ == "quantmod" and root.head.like_num:
             root = root.head
         # "100 aid trucks": the figure modifies its noun
-        if root.dep_ in ("nummod", "quantmod", "amod", "compound") and root.head.pos_ in ("NOUN", "PROPN"):
+        if root.dep_ in ("nummod", "quantmod", "amod", "compound") and root.head.pos_ in (
+            "NOUN",
+            "PROPN",
+        ):
             return root.head
         # "a third of the places", "thousands of people"; not "a third of them"
         for child in root.children:
@@ -251,7 +299,7 @@ class QuantityExtractor:
         # "people killed ... at about 1,200": the noun the clause describes
         head = root
         for _ in range(4):
-            if head.pos_ in ("VERB", "AUX") or head.head is head:
+            if head.pos_ in ("VERB", "AUX") or head.head.i == head.i:
                 break
             head = head.head
         if head.pos_ == "VERB" and head.dep_ in ("acl", "relcl") and head.head.pos_ == "NOUN":
@@ -262,13 +310,17 @@ class QuantityExtractor:
                 counted = self._count_of(child)
                 if counted is not None:
                     return counted
-                if child.dep_ != "dobj" and child.pos_ == "NOUN" and child.lemma_.lower() not in COUNT_NOUNS:
+                if (
+                    child.dep_ != "dobj"
+                    and child.pos_ == "NOUN"
+                    and child.lemma_.lower() not in COUNT_NOUNS
+                ):
                     return child
         return None
 
     @staticmethod
     def _count_of(noun: Token) -> Token | None:
-        """"the number of aid trucks" -> trucks; "the death toll" -> toll."""
+        """ "the number of aid trucks" -> trucks; "the death toll" -> toll."""
         if noun.lemma_.lower() not in COUNT_NOUNS:
             return None
         for child in noun.children:
@@ -285,14 +337,24 @@ class QuantityExtractor:
             return None
         mods: set[str] = set()
         if noun is not None:
-            mods = {c.lemma_.lower() for c in noun.children if c.dep_ in ("compound", "amod", "acl", "relcl")}
+            mods = {
+                c.lemma_.lower()
+                for c in noun.children
+                if c.dep_ in ("compound", "amod", "acl", "relcl")
+            }
         # the verbs governing the figure weigh most ("76 wounded people were evacuated")
         verbs: set[str] = set()
         tok = noun if noun is not None else fig.root
         for _ in range(4):
             if tok.pos_ in ("VERB",):
                 verbs.add(tok.lemma_.lower())
-            if tok.head is tok:
+                # phrasal verbs: "shot down" is an interception, not a launch
+                verbs |= {
+                    c.lower_
+                    for c in tok.children
+                    if c.dep_ in ("prt", "advmod") and c.lower_ in ("down", "off", "out")
+                }
+            if tok.head.i == tok.i:
                 break
             tok = tok.head
         if noun is not None:
@@ -316,13 +378,30 @@ class QuantityExtractor:
             prev = sent.doc[ent.start - 1].lower_ if ent.start > sent.start else ""
             text = ent.text
             since = prev in ("since", "from") or text.lower().startswith("since")
+            # "since fighting erupted on April 15": the date of a since-clause
+            anc = ent.root
+            for _ in range(3):
+                if anc.head.i == anc.i:
+                    break
+                anc = anc.head
+                if anc.lower_ == "since" or any(
+                    c.lower_ == "since" and c.dep_ in ("mark", "prep") for c in anc.children
+                ):
+                    since = True
+                    break
+                if anc.pos_ == "VERB" and anc.dep_ not in ("advcl",):
+                    break
             following = bool(_FOLLOWING_RE.search(text.lower()))
             out.append(
-                DateMention(text, ent.start, ent.end, resolve_relative_date(text, ref), since, following)
+                DateMention(
+                    text, ent.start, ent.end, resolve_relative_date(text, ref), since, following
+                )
             )
         # "in subsequent days" is often not tagged as a date by the model
         for m in _FOLLOWING_RE.finditer(sent.text.lower()):
-            span = sent.doc.char_span(sent.start_char + m.start(), sent.start_char + m.end(), alignment_mode="expand")
+            span = sent.doc.char_span(
+                sent.start_char + m.start(), sent.start_char + m.end(), alignment_mode="expand"
+            )
             if span is not None and not any(d.start <= span.start < d.end for d in out):
                 out.append(DateMention(span.text, span.start, span.end, None, False, True))
         return sorted(out, key=lambda d: d.start)
@@ -342,14 +421,18 @@ class QuantityExtractor:
             sent_low = sent.text.lower()
             claimant = self._claimant(sent, entities)
             sent_drafts: list[Draft] = []
-            for k, fig in enumerate(figs):
+            for fig in figs:
                 if self._is_reference(fig) or self._share_of_pronoun(fig):
                     continue
                 noun = self._unit_noun(fig)
                 lemma = _noun_lemma(noun) if noun is not None else None
                 if lemma in _ANAPHORIC:
                     noun, lemma = None, None
-                if lemma is None and previous is not None and previous.figure.span.sent.start >= sent.start - 80:
+                if (
+                    lemma is None
+                    and previous is not None
+                    and previous.figure.span.sent.start >= sent.start - 80
+                ):
                     # "before the war, about 500 a day", "29,000 others": the thing just counted
                     lemma = previous.lemma
                 if lemma is None:
@@ -358,7 +441,11 @@ class QuantityExtractor:
                 if um is None:
                     continue  # a duration or a measure, not a count
                 unit, metric, quals = um
-                if fig.span.root.dep_ == "nummod" and noun is not None and noun.ent_type_ in ("PERSON", "ORG"):
+                if (
+                    fig.span.root.dep_ == "nummod"
+                    and noun is not None
+                    and noun.ent_type_ in ("PERSON", "ORG")
+                ):
                     continue
                 d = Draft(fig, unit, metric, quals, claimant=claimant, noun=noun, lemma=lemma)
                 if fig.hedge:
@@ -373,7 +460,7 @@ class QuantityExtractor:
             self._link_changes(sent_drafts)
             self._assign_dates(sent_drafts, dates, ref, sent)
             for d in sent_drafts:
-                d.period = self._period(d, sent, sent_low, dates)
+                d.period = self._period(d, sent, sent_low, dates, sent_drafts)
                 d.location = self._location(d.figure, d.noun, entities)
                 if d.period == "cumulative":
                     for dm in dates:
@@ -401,7 +488,10 @@ class QuantityExtractor:
                         ent = entities.at(t)
                         if ent is not None:
                             return ent.name
-                    if child.pos_ in ("NOUN", "PROPN") and child.lemma_.lower() not in ("it", "official"):
+                    if child.pos_ in ("NOUN", "PROPN") and child.lemma_.lower() not in (
+                        "it",
+                        "official",
+                    ):
                         phrase = " ".join(t.text for t in child.subtree if t.dep_ != "det")
                         if len(phrase.split()) <= 6:
                             return phrase
@@ -415,13 +505,15 @@ class QuantityExtractor:
                 continue
             for b in drafts:
                 rb = b.figure.root
-                if b is not a and rb.head.lower_ == "to" and rb.head.head == ra.head.head:
+                if b is not a and rb.head.lower_ == "to" and rb.head.head.i == ra.head.head.i:
                     a.linked, b.linked = b, a
                     if b.unit == a.unit or b.metric.startswith("count_"):
                         b.unit, b.metric = a.unit, a.metric
 
     @staticmethod
-    def _assign_dates(drafts: list[Draft], dates: list[DateMention], ref: dt.date, sent: Span) -> None:
+    def _assign_dates(
+        drafts: list[Draft], dates: list[DateMention], ref: dt.date, sent: Span
+    ) -> None:
         if not dates:
             return
         starts = [d.figure.span.start for d in drafts]
@@ -432,7 +524,12 @@ class QuantityExtractor:
             hi = starts[k + 1] if k + 1 < len(drafts) else sent.end
             # dates between the previous and the next figure; those after this figure first
             inside = [
-                (abs(dm.start - d.figure.span.end) if dm.start >= d.figure.span.end else 100 + d.figure.span.start - dm.end, j)
+                (
+                    abs(dm.start - d.figure.span.end)
+                    if dm.start >= d.figure.span.end
+                    else 100 + d.figure.span.start - dm.end,
+                    j,
+                )
                 for j, dm in enumerate(dates)
                 if lo <= dm.start < hi and not dm.since and (dm.date or dm.following)
             ]
@@ -459,7 +556,19 @@ class QuantityExtractor:
                 d.as_of, d.as_of_text = day, chosen.text
                 anchor = day
 
-    def _period(self, d: Draft, sent: Span, sent_low: str, dates: list[DateMention]) -> Period:
+    @staticmethod
+    def _nearest_figure(char: int, d: Draft, siblings: list[Draft]) -> bool:
+        """Whether `d` is the figure of its sentence closest to a phrase at `char`."""
+
+        def dist(x: Draft) -> int:
+            s = x.figure.span
+            return min(abs(char - s.start_char), abs(char - s.end_char))
+
+        return all(dist(d) <= dist(o) for o in siblings)
+
+    def _period(
+        self, d: Draft, sent: Span, sent_low: str, dates: list[DateMention], siblings: list[Draft]
+    ) -> Period:
         fig = d.figure
         doc = fig.span.doc
         # the clause of the figure: its head chain up to the first verb
@@ -468,25 +577,33 @@ class QuantityExtractor:
         for _ in range(6):
             if head.pos_ in ("VERB", "AUX"):
                 verbs.append(head)
-            if head.head is head:
+            if head.head.i == head.i:
                 break
             head = head.head
         planned = False
         for v in verbs:
             if v.lemma_.lower() in _PLANNED_LEMMAS:
                 planned = True
-            if any(c.dep_ == "aux" and c.lower_ in ("will", "would", "shall", "'ll") for c in v.children):
+            if any(
+                c.dep_ == "aux" and c.lower_ in ("will", "would", "shall", "'ll")
+                for c in v.children
+            ):
                 planned = True
         if fig.hedge == "up_to" and any(v.lemma_.lower() in _PLANNED_LEMMAS for v in verbs):
             planned = True
         if planned:
             return "planned"
-        if _BASELINE_RE.search(sent_low):
+        m = _BASELINE_RE.search(sent_low)
+        if m and self._nearest_figure(m.start() + sent.start_char, d, siblings):
             return "baseline"
         after = doc.text[fig.span.end_char : fig.span.end_char + 40].lower()
-        if _RATE_RE.search(after) or _RATE_BEFORE_RE.search(doc.text[max(sent.start_char, fig.span.start_char - 12) : fig.span.start_char].lower()):
+        if _RATE_RE.search(after) or _RATE_BEFORE_RE.search(
+            doc.text[max(sent.start_char, fig.span.start_char - 12) : fig.span.start_char].lower()
+        ):
             return "daily"
-        if _CUMULATIVE_RE.search(sent_low) and (any(dm.since for dm in dates) or "since" not in sent_low):
+        if _CUMULATIVE_RE.search(sent_low) and (
+            any(dm.since for dm in dates) or "since" not in sent_low
+        ):
             return "cumulative"
         metric = next((m for m in self.metrics.metrics if m.id == d.metric), None)
         if metric is not None and metric.flow and d.as_of_text:
@@ -499,7 +616,11 @@ class QuantityExtractor:
 
         def place(tok: Token) -> str | None:
             ent = entities.at(tok)
-            if ent is None or ent.type not in _PLACE_TYPES or ent.actor_type not in ("place", "state"):
+            if (
+                ent is None
+                or ent.type not in _PLACE_TYPES
+                or ent.actor_type not in ("place", "state")
+            ):
                 return None
             if ent.actor_type == "state" and not (
                 (tok.dep_ == "pobj" and tok.head.lower_ in _LOC_PREPS)
@@ -517,7 +638,7 @@ class QuantityExtractor:
             if head.pos_ in ("VERB", "AUX"):
                 scopes.append(head)
                 break
-            if head.head is head:
+            if head.head.i == head.i:
                 break
             head = head.head
         for scope in scopes:
@@ -541,7 +662,9 @@ class QuantityExtractor:
     def _finish(drafts: list[Draft], article_id: str, ref: dt.date) -> list[Observation]:
         for d in drafts:
             sent = d.figure.span.sent
-            d.id = digest(article_id, sent.start_char, sent.end_char, d.figure.span.start_char, d.metric)
+            d.id = digest(
+                article_id, sent.start_char, sent.end_char, d.figure.span.start_char, d.metric
+            )
         out: list[Observation] = []
         for d in drafts:
             sent = d.figure.span.sent

@@ -19,7 +19,9 @@ from pydantic import ValidationError
 from newsmon.core.ids import digest
 from newsmon.core.models import Article, utcnow
 
-_SEED_HEADER = re.compile(r"^\ufeff?\s*date\s+(\d{4}-\d{2}-\d{2})(?:[T ](\d{1,2}:\d{2}(?::\d{2})?))?\s")
+_SEED_HEADER = re.compile(
+    r"^\ufeff?\s*date\s+(\d{4}-\d{2}-\d{2})(?:[T ](\d{1,2}:\d{2}(?::\d{2})?))?\s"
+)
 _SENTENCE_END = re.compile(r"(?<=[.!?])[\"”’]?\s")
 
 
@@ -71,7 +73,9 @@ def _article(obj: Any, name: str, where: str) -> Article:
         fields["title"] = first_sentence(fields["body"])
     if "id" not in fields and isinstance(fields.get("body"), str) and fields.get("published_at"):
         try:
-            published = dt.datetime.fromisoformat(str(fields["published_at"]).replace("Z", "+00:00"))
+            published = dt.datetime.fromisoformat(
+                str(fields["published_at"]).replace("Z", "+00:00")
+            )
             fields["id"] = content_id(str(fields["source"]), published, fields["body"])
         except ValueError:
             pass

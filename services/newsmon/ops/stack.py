@@ -175,7 +175,15 @@ def start_prometheus(settings: Settings, scrape_interval: str = "5s") -> int | N
         "--storage.tsdb.retention.time=100y",
         "--storage.tsdb.retention.size=2GB",
     ]
-    return procs.spawn(argv, pf, state_path(settings, "logs", "prometheus.log")).pid
+    proc = procs.spawn(argv, pf, state_path(settings, "logs", "prometheus.log"))
+    # Right after exec, /proc/<pid>/cmdline is briefly empty and a pid check (which matches the
+    # command line) would take the new process for a stale one and delete its pid file.
+    deadline = time.monotonic() + 5.0
+    while proc.poll() is None and not procs.pid_alive(proc.pid, PROMETHEUS_MARKER):
+        if time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    return proc.pid
 
 
 def prometheus_pid(settings: Settings) -> int | None:

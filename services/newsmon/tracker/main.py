@@ -135,7 +135,7 @@ class TrackerService:
         )
 
     async def _send(self, topic: Any, key: str, value: bytes) -> None:
-        # Sent now and acknowledged before the state change is applied (see state.py), rather
+        # Sent now and acknowledged before the state change is applied (see core/tables.py), rather
         # than attached to the input's commit: Faust writes changelogs independently of those.
         delivery = await topic.send(key=key.encode("utf-8"), value=value, force=True)
         await delivery

@@ -50,7 +50,14 @@ def load_cases() -> list[tuple[Article, dict[str, Any]]]:
 
 def _obs_ok(o: Observation, exp: dict[str, Any]) -> bool:
     checks = {
-        "as_of": lambda: o.as_of == (exp["as_of"] if isinstance(exp["as_of"], dt.date) else dt.date.fromisoformat(exp["as_of"])),
+        "as_of": lambda: (
+            o.as_of
+            == (
+                exp["as_of"]
+                if isinstance(exp["as_of"], dt.date)
+                else dt.date.fromisoformat(exp["as_of"])
+            )
+        ),
         "approximate": lambda: o.approximate == exp["approximate"],
         "period": lambda: o.period == exp["period"],
         "claimant": lambda: o.claimant == exp["claimant"],
@@ -109,7 +116,9 @@ def score(extractor: Extractor) -> tuple[dict[str, Score], list[tuple[Article, E
                     if not e.get("optional"):
                         s.fn += 1
                         s.fp += 1
-                        s.misses.append(f"{name}: wrong {kind[:-1]} {e} -> {items[found[0]]!r}"[:400])
+                        s.misses.append(
+                            f"{name}: wrong {kind[:-1]} {e} -> {items[found[0]]!r}"[:400]
+                        )
                     continue
                 if not e.get("optional"):
                     s.fn += 1
@@ -117,11 +126,11 @@ def score(extractor: Extractor) -> tuple[dict[str, Score], list[tuple[Article, E
             for i, it in enumerate(items):
                 if i not in used:
                     s.fp += 1
-                    brief = (
-                        f"{it.metric}={it.value}"
-                        if isinstance(it, Observation)
-                        else f"{it.actor.id}->{it.target.id if it.target else None} {it.cameo} neg={it.negated}"  # type: ignore[union-attr]
-                    )
+                    if isinstance(it, Observation):
+                        brief = f"{it.metric}={it.value}"
+                    else:
+                        target = it.target.id if it.target else None
+                        brief = f"{it.actor.id}->{target} {it.cameo} neg={it.negated}"
                     s.misses.append(f"{name}: extra {kind[:-1]} {brief}")
     return scores, list(zip([a for a, _ in cases], results, strict=True))
 
@@ -132,6 +141,6 @@ if __name__ == "__main__":  # pragma: no cover - `python -m tests.unit.extractor
     scores, _ = score(Extractor.from_settings(Settings()))
     for kind, s in scores.items():
         print(f"{kind:13s} P={s.precision:.2f} R={s.recall:.2f} (tp={s.tp} fp={s.fp} fn={s.fn})")
-    for kind, s in scores.items():
+    for s in scores.values():
         for line in s.misses:
             print("  ", line)
