@@ -101,9 +101,9 @@ def test_jsonl_round_trips_through_the_contract_model(tmp_path: Path) -> None:
 
 def test_jsonl_is_accepted_by_the_ingester() -> None:
     """Every generated article passes the ingester's JSONL reader and validation, id kept."""
-    formats = pytest.importorskip("newsmon.ingester.formats")
-    validation = pytest.importorskip("newsmon.ingester.validation")
-    records = pytest.importorskip("newsmon.ingester.records")
+    formats = pytest.importorskip("newsmon.core.intake.formats")
+    validation = pytest.importorskip("newsmon.core.intake.validation")
+    records = pytest.importorskip("newsmon.core.intake.records")
     articles = generate(25, seed=4)
     data = to_jsonl(articles).encode("utf-8")
     limits = validation.Limits(1_000_000, 2)

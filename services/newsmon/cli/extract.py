@@ -65,6 +65,7 @@ def _summary(doc: dict[str, Any]) -> str:
 
 def run(args: argparse.Namespace) -> int:
     from newsmon.core.config import load_settings
+    from newsmon.core.intake.validation import Limits
     from newsmon.core.logs import configure
     from newsmon.core.models import Article
     from newsmon.extractor.pipeline import Extractor, extract_all
@@ -74,13 +75,14 @@ def run(args: argparse.Namespace) -> int:
     configure("extract", "warning", settings.log_format)
     articles: list[Article] = []
     code = 0
+    limits = Limits.from_settings(settings)
     for path in args.files:
-        if not path.is_file():
-            print(f"newsmon extract: {path}: no such file", file=sys.stderr)
+        if not path.exists():
+            print(f"newsmon extract: {path}: no such file or folder", file=sys.stderr)
             code = 1
             continue
         try:
-            articles.extend(read_articles(path))
+            articles.extend(read_articles(path, limits))
         except SourceError as exc:
             print(f"newsmon extract: {exc}", file=sys.stderr)
             code = 1

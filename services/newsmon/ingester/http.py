@@ -28,8 +28,8 @@ from newsmon.core.config import Settings
 from newsmon.core.logs import get_logger
 from newsmon.ingester import metrics
 from newsmon.ingester.publisher import ArticleSink, PublishError
-from newsmon.ingester.records import Accepted, Candidate, Origin, Problem, Reason, Rejection
-from newsmon.ingester.validation import Limits, validate
+from newsmon.core.intake.records import Accepted, Candidate, Origin, Problem, Reason, Rejection
+from newsmon.core.intake.validation import Limits, validate
 
 log = get_logger("newsmon.ingester.http")
 

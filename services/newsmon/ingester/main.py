@@ -22,7 +22,7 @@ from newsmon.core.metrics import SERVICE_INFO, SERVICE_READY
 from newsmon.ingester.feeds import FeedPoller, FeedStateStore, feed_label
 from newsmon.ingester.http import build_app
 from newsmon.ingester.publisher import KafkaPublisher
-from newsmon.ingester.validation import Limits
+from newsmon.core.intake.validation import Limits
 
 log = get_logger("newsmon.ingester")
 

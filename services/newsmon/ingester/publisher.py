@@ -28,7 +28,7 @@ from newsmon.core.models import Article, DeadLetter
 from newsmon.core.serde import encode
 from newsmon.core.textsafe import clean
 from newsmon.ingester import metrics
-from newsmon.ingester.records import Rejection
+from newsmon.core.intake.records import Rejection
 
 log = get_logger("newsmon.ingester.publisher")
 

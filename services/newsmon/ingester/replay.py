@@ -26,10 +26,10 @@ from newsmon.core.ids import digest
 from newsmon.core.logs import get_logger
 from newsmon.core.models import Article, utcnow
 from newsmon.ingester import metrics
-from newsmon.ingester.formats import read_inputs, resolve_inputs
+from newsmon.core.intake.formats import read_inputs, resolve_inputs
 from newsmon.ingester.publisher import KafkaPublisher, PublishError
-from newsmon.ingester.records import Accepted, Candidate, Rejection
-from newsmon.ingester.validation import Limits, validate
+from newsmon.core.intake.records import Accepted, Candidate, Rejection
+from newsmon.core.intake.validation import Limits, validate
 
 log = get_logger("newsmon.ingester.replay")
 
@@ -86,7 +86,7 @@ def schedule(times: Sequence[dt.datetime], pace: Pace) -> list[float]:
 
 def parse_bound(text: str, *, end: bool = False) -> dt.datetime:
     """A --since/--until value: a date (an --until date includes that whole day) or date-time."""
-    from newsmon.ingester.text import parse_timestamp
+    from newsmon.core.intake.text import parse_timestamp
 
     value = parse_timestamp(text)
     if end and len(text.strip()) == 10:  # YYYY-MM-DD: up to the end of that day
@@ -253,7 +253,7 @@ class Progress:
         self.tty = self.stream.isatty() if tty is None else tty
         self.every_s = every_s if every_s is not None else (0.2 if self.tty else 5.0)
         self.started = time.monotonic()
-        self._last = 0.0
+        self._last = self.started  # the first periodic line comes one interval after the start
         self._drawn = False
 
     def update(self, done: int, *, final: bool = False) -> None:

@@ -98,10 +98,12 @@ def test_rate_planned_and_claimant(extractor: Extractor) -> None:
 
 
 def test_seed_reader_follows_ingester_conventions() -> None:
-    """Seed files: body after the date header, title = first sentence, date at 00:00 UTC."""
+    """Seed files: body after the date header, title = first sentence (trimmed), 00:00 UTC."""
     art = parse_seed_text(SEED.read_text(encoding="utf-8"), SEED.name)
     assert art.published_at == T0 and art.source == SEED.name
-    assert art.body.startswith("US Secretary of State") and art.title.endswith("progress.")
+    assert art.body.startswith("US Secretary of State")
+    assert art.title.startswith("US Secretary of State Antony Blinken has concluded")
+    assert len(art.title) <= 200
 
 
 def test_json_and_jsonl_readers(tmp_path: Path) -> None:

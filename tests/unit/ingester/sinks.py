@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from newsmon.core.models import Article
-from newsmon.ingester.records import Rejection
+from newsmon.core.intake.records import Rejection
 
 
 class ListSink:

@@ -15,8 +15,8 @@ from newsmon.ingester.feeds import (
     entry_candidate,
     parse_feed,
 )
-from newsmon.ingester.records import Accepted
-from newsmon.ingester.validation import validate
+from newsmon.core.intake.records import Accepted
+from newsmon.core.intake.validation import validate
 
 RSS = b"""<?xml version="1.0"?>
 <rss version="2.0" xmlns:content="http://purl.org/rss/1.0/modules/content/">

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from newsmon.ingester.formats import (
+from newsmon.core.intake.formats import (
     InputError,
     InputFormat,
     read_bytes,
@@ -16,7 +16,7 @@ from newsmon.ingester.formats import (
     resolve_inputs,
     sniff_format,
 )
-from newsmon.ingester.records import Reason
+from newsmon.core.intake.records import Reason
 
 
 def test_seed_file_gives_date_title_body_and_file_name_source() -> None:

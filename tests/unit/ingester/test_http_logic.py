@@ -13,7 +13,7 @@ from tests.unit.ingester.sinks import ListSink
 
 from newsmon.core.config import Settings
 from newsmon.ingester.http import RateLimiter, build_app, parse_request_body, token_matches
-from newsmon.ingester.records import Reason
+from newsmon.core.intake.records import Reason
 
 ARTICLE = {"source": "Scraper", "published_at": "2023-11-13T08:00:00Z", "body": "Talks resumed."}
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from newsmon.ingester.identity import article_id, content_id, url_id
+from newsmon.core.intake.identity import article_id, content_id, url_id
 
 T = dt.datetime(2023, 11, 13, 8, tzinfo=dt.UTC)
 

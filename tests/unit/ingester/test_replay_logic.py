@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from newsmon.core.config import Settings
-from newsmon.ingester.formats import read_inputs, resolve_inputs
-from newsmon.ingester.records import Candidate, Origin, Problem, Reason, Rejection
+from newsmon.core.intake.formats import read_inputs, resolve_inputs
+from newsmon.core.intake.records import Candidate, Origin, Problem, Reason, Rejection
 from newsmon.ingester.replay import (
     Pace,
     Progress,
@@ -20,7 +20,7 @@ from newsmon.ingester.replay import (
     plan,
     schedule,
 )
-from newsmon.ingester.validation import Limits
+from newsmon.core.intake.validation import Limits
 
 T0 = dt.datetime(2023, 11, 13, tzinfo=dt.UTC)
 H = dt.timedelta(hours=1)

@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from newsmon.ingester.text import TITLE_MAX, first_sentence, html_to_text, parse_timestamp
+from newsmon.core.intake.text import TITLE_MAX, first_sentence, html_to_text, parse_timestamp
 
 
 def test_first_sentence_skips_abbreviations_and_initials() -> None:

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from newsmon.ingester.records import Accepted, Candidate, Origin, Problem, Reason, Rejection
-from newsmon.ingester.validation import Limits, validate
+from newsmon.core.intake.records import Accepted, Candidate, Origin, Problem, Reason, Rejection
+from newsmon.core.intake.validation import Limits, validate
 
 NOW = dt.datetime(2024, 1, 10, 12, tzinfo=dt.UTC)
 GOOD: dict[str, Any] = {

@@ -21,8 +21,8 @@ from enum import StrEnum
 from pathlib import Path
 from typing import IO, Any
 
-from newsmon.ingester.records import Candidate, Origin, Problem, Reason
-from newsmon.ingester.text import first_sentence, parse_timestamp
+from newsmon.core.intake.records import Candidate, Origin, Problem, Reason
+from newsmon.core.intake.text import first_sentence, parse_timestamp
 
 STDIN = "-"
 STDIN_NAME = "<stdin>"

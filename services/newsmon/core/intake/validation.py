@@ -19,9 +19,9 @@ from pydantic import ValidationError
 from newsmon.core.config import Settings
 from newsmon.core.models import Article, utcnow
 from newsmon.core.textsafe import clean
-from newsmon.ingester.identity import article_id
-from newsmon.ingester.records import Accepted, Candidate, Reason, Rejection, Verdict
-from newsmon.ingester.text import first_sentence, parse_timestamp
+from newsmon.core.intake.identity import article_id
+from newsmon.core.intake.records import Accepted, Candidate, Reason, Rejection, Verdict
+from newsmon.core.intake.text import first_sentence, parse_timestamp
 
 #: The fields an input article may have (the Article model without the ingester's own fields).
 ARTICLE_FIELDS = ("id", "source", "url", "title", "published_at", "body", "language")

@@ -1,0 +1,1 @@
+"""Article intake shared by the ingester and `newsmon extract`: formats, identity, validation."""
