@@ -16,10 +16,10 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from newsmon.core import topics
 from newsmon.core.config import Feed, Settings
+from newsmon.core.intake.records import Rejection
 from newsmon.core.kafka import client_kwargs
 from newsmon.ingester.feeds import FeedPoller, FeedStateStore
 from newsmon.ingester.publisher import ArticleSink, KafkaPublisher
-from newsmon.core.intake.records import Rejection
 
 ITEM = """<item><title>{title}</title><link>https://example.com/{n}</link><guid>g{n}</guid>
 <pubDate>Mon, 13 Nov 2023 0{n}:00:00 GMT</pubDate>

@@ -24,7 +24,14 @@ from newsmon.alerter.rules import RuleSet, load_rules
 from newsmon.core import serde, topics
 from newsmon.core.config import Settings
 from newsmon.core.dlq import dead_letter
-from newsmon.core.faustapp import faust_topic, make_app, run_worker
+from newsmon.core.faustapp import (
+    faust_topic,
+    internal_topic,
+    json_table,
+    make_app,
+    run_worker,
+    send_acked,
+)
 from newsmon.core.kafka import client_kwargs
 from newsmon.core.logs import bound_article, get_logger
 from newsmon.core.metrics import PIPELINE_LATENCY, RECORDS_IN, RECORDS_OUT
@@ -67,22 +74,18 @@ class AlerterService:
         self.events_in = faust_topic(app_, topics.EVENTS, settings)
         self.alerts_out = faust_topic(app_, topics.ALERTS, settings)
         self.dlq = faust_topic(app_, topics.ARTICLES_DLQ, settings)
-        self.candidates = app_.topic(
-            f"{settings.topic_prefix}newsmon-alerter-candidates",
-            key_serializer="raw",
-            value_serializer="raw",
-            partitions=topics.PARTITIONS,
-            internal=True,
+        self.candidates = internal_topic(app_, settings, "alerter", "candidates")
+        self.emitted = json_table(self.app, "emitted", "Alert ids already published or suppressed")
+        self.last_fired = json_table(
+            self.app, "last-fired", "Event time of the last alert per rule|subject"
         )
-        self.emitted = self._table("emitted", "Alert ids already published or suppressed")
-        self.last_fired = self._table("last-fired", "Event time of the last alert per rule|subject")
-        self.active = self._table("active", "Firing threshold alerts per rule|subject")
+        self.active = json_table(self.app, "active", "Firing threshold alerts per rule|subject")
         self.evaluator = Evaluator(self.rules)
         # The gate writes to staged views; writes reach the tables once the alert is acked.
         self.staged = [StagedStore(t) for t in (self.emitted, self.last_fired, self.active)]
         emitted, last_fired, active = self.staged
         self.gate = AlertGate(self.rules, emitted, last_fired, active, settings.alert_suppression_s)
-        self.emit: Emit = self._send
+        self.emit: Emit = send_acked
 
         self.metrics_agent = app_.agent(self.metrics_in, name="evaluate-metrics")(
             self._evaluator(
@@ -123,22 +126,6 @@ class AlerterService:
             ("active", self.active),
         ):
             m.STATE_ENTRIES.labels(table=name).set(len(table))
-
-    def _table(self, name: str, help_: str) -> Any:
-        # JSON both ways: table values are plain dicts, never pydantic objects.
-        return self.app.Table(
-            name,
-            default=None,
-            partitions=topics.PARTITIONS,
-            schema=faust.Schema(key_serializer="json", value_serializer="json"),
-            help=help_,
-        )
-
-    async def _send(self, topic: Any, key: str, value: bytes) -> None:
-        # Sent now and acknowledged before the gate's state changes are applied (see core/tables.py),
-        # rather than attached to the input's commit: Faust writes changelogs independently.
-        delivery = await topic.send(key=key.encode("utf-8"), value=value, force=True)
-        await delivery
 
     async def _reject(
         self, topic: str, reason: str, detail: str, payload: bytes, key: str | None

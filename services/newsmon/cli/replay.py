@@ -115,8 +115,8 @@ def register(sub: Any) -> None:
 
 def run_replay(args: argparse.Namespace) -> int:
     """The `replay` subcommand; returns the exit code."""
-    from newsmon.core.logs import configure
     from newsmon.core.intake.formats import InputError
+    from newsmon.core.logs import configure
     from newsmon.ingester.replay import Pace, ReplayOptions, replay
 
     settings = load_settings()

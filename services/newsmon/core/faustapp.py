@@ -123,6 +123,38 @@ def faust_topic(app: faust.App, spec: topics.TopicSpec, settings: Settings) -> A
     )
 
 
+def internal_topic(app: faust.App, settings: Settings, service: str, suffix: str) -> Any:
+    """A service's internal re-keying topic `<prefix>newsmon-<service>-<suffix>` (raw bytes)."""
+    return app.topic(
+        f"{settings.topic_prefix}newsmon-{service}-{suffix}",
+        key_serializer="raw",
+        value_serializer="raw",
+        partitions=topics.PARTITIONS,
+        internal=True,
+    )
+
+
+def json_table(app: faust.App, name: str, help_: str) -> Any:
+    """A table with JSON keys and values (plain dicts, never pydantic objects)."""
+    return app.Table(
+        name,
+        default=None,
+        partitions=topics.PARTITIONS,
+        schema=faust.Schema(key_serializer="json", value_serializer="json"),
+        help=help_,
+    )
+
+
+async def send_acked(topic: Any, key: str, value: bytes) -> None:
+    """Send now and wait for the broker's acknowledgement.
+
+    Used before staged state changes are applied (see core/tables.py), rather than attaching
+    the send to the input's commit: Faust writes changelogs independently of those.
+    """
+    delivery = await topic.send(key=key.encode("utf-8"), value=value, force=True)
+    await delivery
+
+
 async def create_topics(settings: Settings, names: list[str]) -> None:
     """Create a service's internal (re-keying) topics before the worker subscribes.
 

@@ -27,13 +27,13 @@ import aiohttp
 
 from newsmon.core.config import Feed
 from newsmon.core.ids import digest
+from newsmon.core.intake.records import Accepted, Candidate, Origin, Rejection
+from newsmon.core.intake.text import html_to_text
+from newsmon.core.intake.validation import Limits, validate
 from newsmon.core.logs import get_logger
 from newsmon.core.textsafe import clean
 from newsmon.ingester import metrics
 from newsmon.ingester.publisher import ArticleSink, PublishError
-from newsmon.core.intake.records import Accepted, Candidate, Origin, Rejection
-from newsmon.core.intake.text import html_to_text
-from newsmon.core.intake.validation import Limits, validate
 
 log = get_logger("newsmon.ingester.feeds")
 

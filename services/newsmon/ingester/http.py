@@ -25,11 +25,11 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from newsmon.core.config import Settings
+from newsmon.core.intake.records import Accepted, Candidate, Origin, Problem, Reason, Rejection
+from newsmon.core.intake.validation import Limits, validate
 from newsmon.core.logs import get_logger
 from newsmon.ingester import metrics
 from newsmon.ingester.publisher import ArticleSink, PublishError
-from newsmon.core.intake.records import Accepted, Candidate, Origin, Problem, Reason, Rejection
-from newsmon.core.intake.validation import Limits, validate
 
 log = get_logger("newsmon.ingester.http")
 

@@ -17,12 +17,12 @@ import aiohttp
 from aiohttp import web
 
 from newsmon.core.config import Settings
+from newsmon.core.intake.validation import Limits
 from newsmon.core.logs import configure, get_logger
 from newsmon.core.metrics import SERVICE_INFO, SERVICE_READY
 from newsmon.ingester.feeds import FeedPoller, FeedStateStore, feed_label
 from newsmon.ingester.http import build_app
 from newsmon.ingester.publisher import KafkaPublisher
-from newsmon.core.intake.validation import Limits
 
 log = get_logger("newsmon.ingester")
 

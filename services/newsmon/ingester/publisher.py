@@ -21,6 +21,7 @@ from aiokafka.errors import KafkaConnectionError, KafkaError
 from newsmon.core import topics
 from newsmon.core.config import Settings
 from newsmon.core.dlq import dead_letter
+from newsmon.core.intake.records import Rejection
 from newsmon.core.kafka import producer_kwargs
 from newsmon.core.logs import bound_article, get_logger
 from newsmon.core.metrics import RECORDS_OUT
@@ -28,7 +29,6 @@ from newsmon.core.models import Article, DeadLetter
 from newsmon.core.serde import encode
 from newsmon.core.textsafe import clean
 from newsmon.ingester import metrics
-from newsmon.core.intake.records import Rejection
 
 log = get_logger("newsmon.ingester.publisher")
 

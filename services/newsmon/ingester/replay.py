@@ -23,13 +23,13 @@ from typing import IO, Any, Literal
 from newsmon.core import topics
 from newsmon.core.config import Settings
 from newsmon.core.ids import digest
+from newsmon.core.intake.formats import read_inputs, resolve_inputs
+from newsmon.core.intake.records import Accepted, Candidate, Rejection
+from newsmon.core.intake.validation import Limits, validate
 from newsmon.core.logs import get_logger
 from newsmon.core.models import Article, utcnow
 from newsmon.ingester import metrics
-from newsmon.core.intake.formats import read_inputs, resolve_inputs
 from newsmon.ingester.publisher import KafkaPublisher, PublishError
-from newsmon.core.intake.records import Accepted, Candidate, Rejection
-from newsmon.core.intake.validation import Limits, validate
 
 log = get_logger("newsmon.ingester.replay")
 

@@ -225,9 +225,7 @@ async def group_lag(settings: Settings) -> dict[str, int]:
             # The group's internal re-keying topics (`<group>-...`) count too, not its table
             # changelogs, which are only read on recovery.
             names = [topics.topic_name(spec, settings.topic_prefix) for spec in specs] + [
-                t
-                for t in all_topics
-                if t.startswith(f"{group}-") and not t.endswith("-changelog")
+                t for t in all_topics if t.startswith(f"{group}-") and not t.endswith("-changelog")
             ]
             tps = []
             for name in names:

@@ -20,7 +20,14 @@ from pydantic import BaseModel, ValidationError
 from newsmon.core import serde, topics
 from newsmon.core.config import Settings
 from newsmon.core.dlq import dead_letter
-from newsmon.core.faustapp import faust_topic, make_app, run_worker
+from newsmon.core.faustapp import (
+    faust_topic,
+    internal_topic,
+    json_table,
+    make_app,
+    run_worker,
+    send_acked,
+)
 from newsmon.core.logs import bound_article, get_logger
 from newsmon.core.metrics import PIPELINE_LATENCY, RECORDS_IN, RECORDS_OUT
 from newsmon.core.models import (
@@ -63,14 +70,18 @@ class TrackerService:
         self.metrics_out = faust_topic(app_, topics.METRICS, settings)
         self.actors_out = faust_topic(app_, topics.ACTORS, settings)
         self.dlq = faust_topic(app_, topics.ARTICLES_DLQ, settings)
-        self.by_series = self._internal("by-series")
-        self.by_actor = self._internal("by-actor")
-        self.by_pair = self._internal("by-pair")
+        self.by_series = internal_topic(self.app, settings, "tracker", "by-series")
+        self.by_actor = internal_topic(self.app, settings, "tracker", "by-actor")
+        self.by_pair = internal_topic(self.app, settings, "tracker", "by-pair")
 
-        self.series_table = self._table("series", "Series state by series id")
-        self.actors_table = self._table("actors", "Actor state by actor id")
-        self.actor_articles = self._table("actor-articles", "'actor|article' keys already counted")
-        self.tone_table = self._table("tone", "Rolling tone by ordered pair 'actor>target'")
+        self.series_table = json_table(self.app, "series", "Series state by series id")
+        self.actors_table = json_table(self.app, "actors", "Actor state by actor id")
+        self.actor_articles = json_table(
+            self.app, "actor-articles", "'actor|article' keys already counted"
+        )
+        self.tone_table = json_table(
+            self.app, "tone", "Rolling tone by ordered pair 'actor>target'"
+        )
 
         # The logic writes to staged views; writes reach the tables once outputs are acked.
         self.staged = {
@@ -82,7 +93,7 @@ class TrackerService:
         self.series = SeriesTracker(self.staged["series"])
         self.actors = ActorRegistry(self.staged["actors"], self.staged["actor-articles"])
         self.tone = ToneTracker(self.staged["tone"], settings.tone_window_days)
-        self.emit: Emit = self._send
+        self.emit: Emit = send_acked
 
         self.route_observations_agent = app_.agent(self.observations, name="route-observations")(
             self._router(
@@ -115,31 +126,6 @@ class TrackerService:
         m.ACTORS_KNOWN.set(sizes["actors"])
 
     # -- wiring -----------------------------------------------------------------------------
-    def _internal(self, suffix: str) -> Any:
-        return self.app.topic(
-            f"{self.settings.topic_prefix}newsmon-tracker-{suffix}",
-            key_serializer="raw",
-            value_serializer="raw",
-            partitions=topics.PARTITIONS,
-            internal=True,
-        )
-
-    def _table(self, name: str, help_: str) -> Any:
-        # JSON both ways: table values are plain dicts, never pydantic objects.
-        return self.app.Table(
-            name,
-            default=None,
-            partitions=topics.PARTITIONS,
-            schema=faust.Schema(key_serializer="json", value_serializer="json"),
-            help=help_,
-        )
-
-    async def _send(self, topic: Any, key: str, value: bytes) -> None:
-        # Sent now and acknowledged before the state change is applied (see core/tables.py), rather
-        # than attached to the input's commit: Faust writes changelogs independently of those.
-        delivery = await topic.send(key=key.encode("utf-8"), value=value, force=True)
-        await delivery
-
     async def _publish(self, spec: topics.TopicSpec, topic: Any, key: str, rec: BaseModel) -> None:
         await self.emit(topic, key, serde.encode(rec))
         RECORDS_OUT.labels(topic=spec.name).inc()

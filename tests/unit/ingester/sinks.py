@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from newsmon.core.models import Article
 from newsmon.core.intake.records import Rejection
+from newsmon.core.models import Article
 
 
 class ListSink:

@@ -7,6 +7,8 @@ from pathlib import Path
 import pytest
 
 from newsmon.core.config import Feed
+from newsmon.core.intake.records import Accepted
+from newsmon.core.intake.validation import validate
 from newsmon.ingester.feeds import (
     FeedParseError,
     FeedState,
@@ -15,8 +17,6 @@ from newsmon.ingester.feeds import (
     entry_candidate,
     parse_feed,
 )
-from newsmon.core.intake.records import Accepted
-from newsmon.core.intake.validation import validate
 
 RSS = b"""<?xml version="1.0"?>
 <rss version="2.0" xmlns:content="http://purl.org/rss/1.0/modules/content/">

@@ -12,8 +12,8 @@ from pydantic import SecretStr
 from tests.unit.ingester.sinks import ListSink
 
 from newsmon.core.config import Settings
-from newsmon.ingester.http import RateLimiter, build_app, parse_request_body, token_matches
 from newsmon.core.intake.records import Reason
+from newsmon.ingester.http import RateLimiter, build_app, parse_request_body, token_matches
 
 ARTICLE = {"source": "Scraper", "published_at": "2023-11-13T08:00:00Z", "body": "Talks resumed."}
 

@@ -11,6 +11,7 @@ import pytest
 from newsmon.core.config import Settings
 from newsmon.core.intake.formats import read_inputs, resolve_inputs
 from newsmon.core.intake.records import Candidate, Origin, Problem, Reason, Rejection
+from newsmon.core.intake.validation import Limits
 from newsmon.ingester.replay import (
     Pace,
     Progress,
@@ -20,7 +21,6 @@ from newsmon.ingester.replay import (
     plan,
     schedule,
 )
-from newsmon.core.intake.validation import Limits
 
 T0 = dt.datetime(2023, 11, 13, tzinfo=dt.UTC)
 H = dt.timedelta(hours=1)

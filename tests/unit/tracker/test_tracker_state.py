@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 from tests.unit.tracker.builders import article_observations, observation
 
-from newsmon.tracker.series import SeriesTracker
 from newsmon.core.tables import StagedStore
+from newsmon.tracker.series import SeriesTracker
 
 
 def test_writes_are_staged_until_commit() -> None:

@@ -17,11 +17,11 @@ from urllib.parse import urlsplit
 from pydantic import ValidationError
 
 from newsmon.core.config import Settings
-from newsmon.core.models import Article, utcnow
-from newsmon.core.textsafe import clean
 from newsmon.core.intake.identity import article_id
 from newsmon.core.intake.records import Accepted, Candidate, Reason, Rejection, Verdict
 from newsmon.core.intake.text import first_sentence, parse_timestamp
+from newsmon.core.models import Article, utcnow
+from newsmon.core.textsafe import clean
 
 #: The fields an input article may have (the Article model without the ingester's own fields).
 ARTICLE_FIELDS = ("id", "source", "url", "title", "published_at", "body", "language")
