@@ -246,6 +246,7 @@ class TrackerService:
             # news.actors is keyed by actor id (topics.ACTORS.key_field), for tone records too.
             await self._publish(topics.ACTORS, self.actors_out, rec.actor.id, rec)
             self._observe(rec)
+            m.export_relation_tone(rec.actor.name, rec.target.name, rec.goldstein_mean)
             log.info("tone_updated", pair=pair, events=rec.events, mean=rec.goldstein_mean)
 
     @staticmethod

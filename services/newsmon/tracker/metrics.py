@@ -12,6 +12,15 @@ SERIES_VALUE = Gauge(
     f"Latest value of a tracked series (the first {MAX_EXPORTED_SERIES} series only)",
     ["series", "metric", "unit"],
 )
+#: At most this many ordered pairs get a tone gauge.
+MAX_EXPORTED_PAIRS = 200
+
+RELATION_TONE = Gauge(
+    "newsmon_relation_tone_goldstein",
+    f"Rolling mean Goldstein value of an ordered actor pair (the first {MAX_EXPORTED_PAIRS} "
+    "pairs only)",
+    ["actor", "target"],
+)
 SERIES_TRACKED = Gauge("newsmon_series_tracked", "Series held by this tracker worker")
 ACTORS_KNOWN = Gauge("newsmon_actors_known", "Actors seen so far by this tracker worker")
 STATE_ENTRIES = Gauge(
@@ -30,6 +39,7 @@ PROCESSING_LAG = Gauge(
 )
 
 _exported: set[str] = set()
+_exported_pairs: set[tuple[str, str]] = set()
 
 
 def export_series_value(series_id: str, metric: str, unit: str, value: float) -> None:
@@ -39,3 +49,13 @@ def export_series_value(series_id: str, metric: str, unit: str, value: float) ->
             return
         _exported.add(series_id)
     SERIES_VALUE.labels(series=series_id, metric=metric, unit=unit).set(value)
+
+
+def export_relation_tone(actor: str, target: str, mean: float) -> None:
+    """Set a pair's tone gauge, unless the cap of exported pairs is reached."""
+    pair = (actor, target)
+    if pair not in _exported_pairs:
+        if len(_exported_pairs) >= MAX_EXPORTED_PAIRS:
+            return
+        _exported_pairs.add(pair)
+    RELATION_TONE.labels(actor=actor, target=target).set(mean)
