@@ -52,8 +52,9 @@ def resolve_relative_date(text: str, ref: dt.date, anchor: dt.date | None = None
 
     `ref` is the article's date. Weekday names mean the most recent such day on or before it
     ("on Friday" in a Monday article is three days earlier; "last Monday" in a Monday article
-    is a week earlier). `anchor` is a date just mentioned, which "the following days" and
-    "the day before" are relative to (defaults to `ref`).
+    is a week earlier). `anchor` is a date just mentioned, which "the following day" and
+    "the day before" are relative to (defaults to `ref`); "in the following days" after an
+    anchor is the period up to the article's date, so it resolves to `ref`.
     """
     t = text.lower().replace("’", "'").strip()
     base = anchor or ref
@@ -79,8 +80,15 @@ def resolve_relative_date(text: str, ref: dt.date, anchor: dt.date | None = None
         return ref - dt.timedelta(days=1)
     if re.search(r"\bthe (previous|preceding) day\b|\bthe day before\b", t):
         return base - dt.timedelta(days=1)
-    if _FOLLOWING.search(t):
-        return base + dt.timedelta(days=1) if anchor else None
+    m = _FOLLOWING.search(t)
+    if m:
+        if anchor is None:
+            return None
+        # "in the following days" is a period after the anchor that runs up to the article:
+        # the figure holds as of the article's date. "The following day" is one day later.
+        if m.group(2) == "days" and anchor < ref:
+            return ref
+        return anchor + dt.timedelta(days=1)
     if re.search(r"\b(today|tonight|this (morning|afternoon|evening)|now|currently)\b", t):
         return ref
     if re.search(r"\blast week\b|\ba week ago\b", t):

@@ -45,11 +45,12 @@ def test_weekday_in_a_monday_article_is_days_earlier() -> None:
 
 
 def test_following_days_need_an_anchor() -> None:
-    """'in subsequent days' is the day after the date just mentioned, and nothing alone."""
+    """'in subsequent days' runs from the date just mentioned to the article; nothing alone."""
+    friday = dt.date(2023, 11, 10)
     assert resolve_relative_date("in subsequent days", MONDAY) is None
-    assert resolve_relative_date("in subsequent days", MONDAY, dt.date(2023, 11, 10)) == dt.date(
-        2023, 11, 11
-    )
+    assert resolve_relative_date("in subsequent days", MONDAY, friday) == MONDAY
+    assert resolve_relative_date("the following day", MONDAY, friday) == dt.date(2023, 11, 11)
+    assert resolve_relative_date("in the following days", friday, friday) == dt.date(2023, 11, 11)
     assert resolve_relative_date("the day before", MONDAY, dt.date(2023, 11, 10)) == dt.date(
         2023, 11, 9
     )

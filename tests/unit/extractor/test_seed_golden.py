@@ -82,7 +82,7 @@ def test_aid_truck_change_statement(seed: tuple[str, Extraction]) -> None:
     trucks = [o for o in res.observations if o.metric == "aid_trucks_entered"]
     assert [(o.value, o.as_of, o.approximate, o.unit) for o in trucks] == [
         (100, dt.date(2023, 11, 10), False, "truck"),
-        (30, dt.date(2023, 11, 11), True, "truck"),
+        (30, dt.date(2023, 11, 13), True, "truck"),
     ]
     first, second = trucks
     assert first.linked_to == second.id and second.linked_to == first.id
