@@ -157,8 +157,12 @@ def plot(found: list[MetricUpdate], alerts: list[Alert], path: Path) -> None:
     def x(d: dt.date) -> float:
         return float(mdates.date2num(d))  # type: ignore[no-untyped-call]
 
-    fig, ax = plt.subplots(figsize=(9, 4.5), dpi=110)
+    fig, ax = plt.subplots(figsize=(9, 5), dpi=110)
+    notes: list[tuple[str, str]] = []  # (colour, text) of each alert, listed under the plot
+    per_date: dict[dt.date, int] = {}  # alerts on one date are stacked, not drawn over each other
+    dates: list[dt.date] = []
     for u in found:
+        dates += [p.as_of for p in u.points]
         xs = [x(p.as_of) for p in u.points]
         ys = [p.value for p in u.points]
         (line,) = ax.plot(xs, ys, "-", label=f"{u.series_id} ({u.unit})")
@@ -178,33 +182,46 @@ def plot(found: list[MetricUpdate], alerts: list[Alert], path: Path) -> None:
                 ha="center",
                 fontsize=8,
             )
-        stacked: dict[dt.date, int] = {}
         for a in alerts:
             if a.subject != u.series_id or not a.values:
                 continue
             at = a.values[-1]
-            colour = {"critical": "red", "warning": "orange"}.get(a.severity, "grey")
+            colour = {"critical": "red", "warning": "darkorange"}.get(a.severity, "grey")
             ax.axvline(x(at.as_of), color=colour, linestyle="--", linewidth=1)
-            # Several alerts on one date are stacked instead of drawn over each other.
-            n = stacked[at.as_of] = stacked.get(at.as_of, 0) + 1
-            status = "" if a.status == "firing" else " resolved"
+            status = "" if a.status == "firing" else " (resolved)"
+            label = clean(a.title, single_line=True, limit=110)
+            notes.append((colour, f"[{len(notes) + 1}] {a.severity} {a.kind}{status}: {label}"))
+            k = per_date[at.as_of] = per_date.get(at.as_of, 0) + 1
             ax.annotate(
-                f"{a.kind}{status}: {clean(a.title, single_line=True, limit=48)}",
+                f"[{len(notes)}]",
                 (x(at.as_of), at.value),
                 textcoords="offset points",
-                xytext=(6, -12 * n),
-                fontsize=7,
+                xytext=(6, 2 - 11 * k),
+                fontsize=8,
                 color=colour,
             )
     ax.set_title(", ".join(u.metric for u in found) + " (newsmon)")
-    ax.set_xlabel("as of")
+    ax.set_xlabel("as of (news time)")
     ax.set_ylabel(", ".join(sorted({u.unit for u in found})))
+    if dates:
+        lo, hi = min(dates), max(dates)
+        ax.set_xlim(x(lo) - 0.5, x(hi) + 0.5)
+    # One tick per day at most (a few days of news would otherwise get half-day ticks).
+    ax.xaxis.set_major_locator(
+        mdates.AutoDateLocator(minticks=2, maxticks=10, interval_multiples=True)
+    )  # type: ignore[no-untyped-call]
+    ax.xaxis.set_minor_locator(mdates.DayLocator())  # type: ignore[no-untyped-call]
     # matplotlib ships DateFormatter without annotations.
     ax.xaxis.set_major_formatter(mdates.DateFormatter("%d %b %Y"))  # type: ignore[no-untyped-call]
+    if dates and (max(dates) - min(dates)).days <= 10:
+        ax.xaxis.set_major_locator(mdates.DayLocator())  # type: ignore[no-untyped-call]
     fig.autofmt_xdate()
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="best")
     ax.grid(alpha=0.3)
-    fig.tight_layout()
+    bottom = 0.12 + 0.035 * len(notes)
+    fig.tight_layout(rect=(0, bottom, 1, 1))
+    for i, (colour, text) in enumerate(notes):
+        fig.text(0.02, bottom - 0.05 - 0.035 * i, text, fontsize=8, color=colour)
     fig.savefig(path)
     plt.close(fig)
 
