@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -55,8 +56,12 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
 
 
 @pytest.fixture
-def stacks() -> Iterator[Callable[[Settings], FaultStack]]:
-    """Make FaultStacks; all of them are closed (and their leftover processes ended) at teardown."""
+def stacks(request: pytest.FixtureRequest) -> Iterator[Callable[[Settings], FaultStack]]:
+    """Make FaultStacks; all of them are closed (and their leftover processes ended) at teardown.
+
+    With `NEWSMON_FAULT_LOGS=DIR` the services' logs are kept in DIR/<test>/<prefix>/ (pytest
+    keeps only its last three temporary folders, which parallel runs rotate away quickly).
+    """
     made: list[FaultStack] = []
 
     def make(settings: Settings) -> FaultStack:
@@ -69,6 +74,13 @@ def stacks() -> Iterator[Callable[[Settings], FaultStack]]:
     finally:
         for s in reversed(made):
             s.close()
+        keep = os.environ.get("NEWSMON_FAULT_LOGS")
+        if keep:
+            for s in made:
+                logs = s.settings.state_dir / "logs"
+                dest = Path(keep) / request.node.name / s.settings.topic_prefix.strip(".")
+                if logs.is_dir():
+                    shutil.copytree(logs, dest, dirs_exist_ok=True)
 
 
 @pytest.fixture

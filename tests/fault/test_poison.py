@@ -84,6 +84,9 @@ def test_poison_ends_in_the_dlq_with_a_reason_and_the_next_article_is_processed(
     failures: list[str] = []
 
     for (name, value), good in zip(poisons(), valid, strict=True):
+        if stack.pid("extractor") != pid:
+            failures.append(f"{name}: not tried, the extractor had died")
+            continue
         dlq_before = len(stack.read(topics.ARTICLES_DLQ))
         t0 = time.monotonic()
         publish(settings, topics.ARTICLES_RAW, value, key=f"poison-{name}")

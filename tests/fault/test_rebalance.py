@@ -72,6 +72,13 @@ def test_killed_extractor_worker_partitions_move_to_the_survivor(
             timeout=120,
         )
         takeover_s = time.monotonic() - t0
+        figures.update(
+            articles=ARTICLES,
+            partitions_before={"one": sorted(before[0]), "two": sorted(before[1])},
+            entities_records_at_kill=at_kill,
+            session_timeout_s=float(fast_group_timeouts["BROKER_SESSION_TIMEOUT"]),
+            takeover_s=round(takeover_s, 1),
+        )
         out, _ = replay.communicate(timeout=180)
     finally:
         if replay.poll() is None:
@@ -83,11 +90,6 @@ def test_killed_extractor_worker_partitions_move_to_the_survivor(
     entities = by_article(one.read(topics.ENTITIES))
     missing = sorted({a.id for a in articles} - set(entities))
     figures.update(
-        articles=ARTICLES,
-        partitions_before={"one": sorted(before[0]), "two": sorted(before[1])},
-        entities_records_at_kill=at_kill,
-        session_timeout_s=float(fast_group_timeouts["BROKER_SESSION_TIMEOUT"]),
-        takeover_s=round(takeover_s, 1),
         settle_after_replay_s=round(settle_s, 1),
         missing=len(missing),
         missing_but_marked_processed=sorted(set(missing) & set(processed_markers(one.settings))),
