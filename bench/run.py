@@ -492,6 +492,12 @@ def counters(settings: Settings, service: str, *names: str) -> dict[str, float]:
     return totals
 
 
+def ops_health(settings: Settings, service: str) -> str:
+    from newsmon.ops.stack import health
+
+    return health(settings, service, timeout=0.5)[0]
+
+
 def wait_consumed(
     settings: Settings,
     service: str,
@@ -519,7 +525,9 @@ def wait_consumed(
                 raise RuntimeError(f"cannot read {service}'s /metrics")
             time.sleep(0.25)
             continue
-        if first is None and consumed > 0:
+        # The clock starts when the service has its partitions (health ok) or is first seen
+        # consuming, whichever comes first: start-up is not part of the service's rate.
+        if first is None and (consumed > 0 or ops_health(settings, service) == "ok"):
             first = (now, consumed)
         if produced != last_out:
             last_out, out_changed_at = produced, now
@@ -534,7 +542,7 @@ def wait_consumed(
                 "consumed": consumed,
                 "produced": produced,
             }
-        time.sleep(0.25)
+        time.sleep(0.1)
     raise TimeoutError(f"{service} did not consume {expected} records within {timeout:.0f}s")
 
 

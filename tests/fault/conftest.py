@@ -78,7 +78,11 @@ def stacks(request: pytest.FixtureRequest) -> Iterator[Callable[[Settings], Faul
         if keep:
             for s in made:
                 logs = s.settings.state_dir / "logs"
-                dest = Path(keep) / request.node.name / s.settings.topic_prefix.strip(".")
+                dest = (
+                    Path(keep)
+                    / request.node.name
+                    / f"{s.settings.topic_prefix}{s.settings.state_dir.name}"
+                )
                 if logs.is_dir():
                     shutil.copytree(logs, dest, dirs_exist_ok=True)
 

@@ -90,15 +90,16 @@ def test_tracker_fed_directly_reports_throughput_and_memory(
     memory = bench.MemorySampler(interval=0.2).start()
     stack = bench.Stack(contract_topics, tmp_path, memory)
     recs = _extractor_records(5)
-    data = bench.replicate(recs, dict.fromkeys(recs, "article_id"), copies=2)
+    # Enough records that consumption cannot finish between two polls of the service.
+    data = bench.replicate(recs, dict.fromkeys(recs, "article_id"), copies=20)
     try:
         stats, outputs = bench.feed_service(
-            stack, "tracker", {k: bench.OUTPUTS[k][0] for k in recs}, data, 10, ("metrics",)
+            stack, "tracker", {k: bench.OUTPUTS[k][0] for k in recs}, data, 100, ("metrics",)
         )
     finally:
         stack.stop_all()
         memory.stop()
-    assert stats["input_records"] == 30
+    assert stats["input_records"] == 300
     assert stats["observations_per_s"] > 0
     assert outputs["metrics"], "the tracker published no series update"
     assert memory.report()["tracker (fed)"]["peak_rss_mib"] > 0

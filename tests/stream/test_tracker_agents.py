@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
 from typing import Any
 
+import faust
 import pytest
 from structlog.testing import capture_logs
 
@@ -25,6 +27,7 @@ from newsmon.core.models import (
     Observation,
 )
 from newsmon.tracker.main import TrackerService
+from newsmon.tracker.series import route_observations
 
 T0 = dt.datetime(2023, 11, 13, 9, tzinfo=dt.UTC)
 EV = Evidence(
@@ -214,3 +217,47 @@ def test_tables_are_partitioned_like_their_topics(harness: Harness) -> None:
     for table in (svc.series_table, svc.actors_table, svc.actor_articles, svc.tone_table):
         assert table.partitions == topics.PARTITIONS
     assert svc.by_series.partitions == topics.PARTITIONS
+
+
+async def test_batched_records_write_their_own_table_partitions(harness: Harness) -> None:
+    """Records processed in one batch each write to their own event's partition, after publish."""
+    svc = harness.svc
+    routed = [
+        r
+        for n in range(3)
+        for r in route_observations(
+            seed_observations(f"seed-{n}").model_copy(
+                update={
+                    "observations": [
+                        o.model_copy(update={"location": f"place-{n}"})
+                        for o in seed_observations().observations
+                    ]
+                }
+            )
+        )
+    ]
+    written: list[tuple[str, int]] = []
+    on_key_set = svc.series_table.on_key_set
+
+    def record(key: str, value: Any) -> None:
+        event = faust.current_event()
+        assert event is not None
+        written.append((key, event.message.partition))
+        on_key_set(key, value)
+
+    svc.series_table.on_key_set = record  # type: ignore[method-assign]
+    partition_of = {f"aid_trucks_entered@place-{n}/daily": n + 1 for n in range(3)}
+    async with svc.series_agent.test_context() as agent:
+        for key, report in routed:
+            await agent.put(
+                key=key.encode(),
+                value=json.dumps(report).encode(),
+                partition=partition_of[key],
+                wait=False,
+            )
+        for _ in range(50):
+            if len(written) == len(partition_of):
+                break
+            await asyncio.sleep(0.02)
+    assert sorted(written) == sorted(partition_of.items())
+    assert len([o for o in harness.out if o[0] == topics.METRICS.name]) == len(routed) == 6

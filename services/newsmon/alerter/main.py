@@ -5,6 +5,10 @@ and send candidate alerts to an internal topic keyed by 'rule|subject'; one stat
 gate) reads it, so that everything about one rule and subject (ids already emitted,
 suppression, firing state) lives in one table partition. The gate publishes on `news.alerts`
 keyed by alert id.
+
+Agents work on batches of what their stream has buffered (`core.faustapp.for_each_batch`): a
+batch's outputs are all sent and then awaited together, the gate's staged table writes applied
+after that, and the inputs acked last (see core/tables.py).
 """
 
 from __future__ import annotations
@@ -25,12 +29,15 @@ from newsmon.core import serde, topics
 from newsmon.core.config import Settings
 from newsmon.core.dlq import dead_letter
 from newsmon.core.faustapp import (
+    await_deliveries,
+    event_context,
     faust_topic,
+    for_each_batch,
     internal_topic,
     json_table,
     make_app,
     run_worker,
-    send_acked,
+    send_started,
 )
 from newsmon.core.kafka import client_kwargs
 from newsmon.core.logs import bound_article, get_logger
@@ -46,7 +53,10 @@ from newsmon.core.tables import StagedStore
 
 log = get_logger(__name__)
 
-Emit = Callable[[Any, str, bytes], Awaitable[None]]
+#: Starts sending one record; returns its delivery to await (None when already delivered).
+Emit = Callable[[Any, str, bytes], Awaitable[Awaitable[Any] | None]]
+#: One record to publish: (topic, key, value).
+Outgoing = tuple[Any, str, bytes]
 
 #: Seconds between two samples of the tables' sizes.
 STATE_SAMPLE_S = 30.0
@@ -85,7 +95,7 @@ class AlerterService:
         self.staged = [StagedStore(t) for t in (self.emitted, self.last_fired, self.active)]
         emitted, last_fired, active = self.staged
         self.gate = AlertGate(self.rules, emitted, last_fired, active, settings.alert_suppression_s)
-        self.emit: Emit = send_acked
+        self.emit: Emit = send_started
 
         self.metrics_agent = app_.agent(self.metrics_in, name="evaluate-metrics")(
             self._evaluator(
@@ -127,14 +137,19 @@ class AlerterService:
         ):
             m.STATE_ENTRIES.labels(table=name).set(len(table))
 
-    async def _reject(
+    async def _send_all(self, outgoing: list[Outgoing]) -> None:
+        """Send every record of a batch, then wait for all their acknowledgements."""
+        deliveries = [await self.emit(topic, key, value) for topic, key, value in outgoing]
+        await await_deliveries(deliveries)
+
+    def _dead_letter(
         self, topic: str, reason: str, detail: str, payload: bytes, key: str | None
-    ) -> None:
+    ) -> Outgoing:
         dl = dead_letter(
             "alerter", reason, f"{topic}: {detail}", payload, source=topic, article_id=key
         )
         log.warning("record_rejected", topic=topic, reason=reason, detail=detail[:300])
-        await self.emit(self.dlq, dl.id, serde.encode(dl))
+        return self.dlq, dl.id, serde.encode(dl)
 
     def _evaluator(
         self,
@@ -142,87 +157,118 @@ class AlerterService:
         decode: Callable[[bytes], Any],
         evaluate: Callable[[Any], list[Alert]],
     ) -> Callable[[Any], Awaitable[None]]:
-        async def agent(stream: Any) -> None:
-            async for key, value in stream.items():
-                RECORDS_IN.labels(topic=spec.name).inc()
-                k = key.decode("utf-8", "replace") if isinstance(key, bytes) else key
-                try:
-                    rec = decode(value)
-                except (ValidationError, ValueError) as exc:
-                    await self._reject(spec.name, "invalid_record", str(exc), value, k)
-                    continue
-                try:
-                    with bound_article(_article_id(rec)):
-                        candidates = evaluate(rec)
-                except Exception as exc:  # a rule bug must not stop the stream
-                    log.exception("evaluation_failed", topic=spec.name, key=k)
-                    await self._reject(
+        def evaluated(key: Any, value: bytes) -> list[Outgoing]:
+            RECORDS_IN.labels(topic=spec.name).inc()
+            k = key.decode("utf-8", "replace") if isinstance(key, bytes) else key
+            try:
+                rec = decode(value)
+            except (ValidationError, ValueError) as exc:
+                return [self._dead_letter(spec.name, "invalid_record", str(exc), value, k)]
+            try:
+                with bound_article(_article_id(rec)):
+                    candidates = evaluate(rec)
+            except Exception as exc:  # a rule bug must not stop the stream
+                log.exception("evaluation_failed", topic=spec.name, key=k)
+                return [
+                    self._dead_letter(
                         spec.name, "evaluation_failed", f"{type(exc).__name__}: {exc}", value, k
                     )
-                    continue
-                ingested = _ingested_at(rec)
-                for alert in candidates:
-                    body = {
-                        "alert": alert.model_dump(mode="json"),
-                        "ingested_at": ingested.isoformat() if ingested else None,
-                    }
-                    await self.emit(
+                ]
+            ingested = _ingested_at(rec)
+            out: list[Outgoing] = []
+            for alert in candidates:
+                body = {
+                    "alert": alert.model_dump(mode="json"),
+                    "ingested_at": ingested.isoformat() if ingested else None,
+                }
+                out.append(
+                    (
                         self.candidates,
                         f"{alert.rule}|{alert.subject}",
                         json.dumps(body, separators=(",", ":")).encode("utf-8"),
                     )
+                )
+            return out
+
+        async def process(events: list[Any]) -> None:
+            outgoing: list[Outgoing] = []
+            for event in events:
+                outgoing.extend(evaluated(event.key, event.value))
+            await self._send_all(outgoing)
+
+        async def agent(stream: Any) -> None:
+            await for_each_batch(stream, process)
 
         agent.__name__ = f"evaluate_{spec.name.replace('.', '_')}"
         return agent
 
-    def _commit_state(self) -> None:
+    def _admit(self, event: Any) -> tuple[Alert, dict[str, Any]] | None:
+        """Run one candidate through the gate (writes staged); the alert to publish, if any."""
+        try:
+            body = json.loads(event.value)
+            candidate = Alert.model_validate(body["alert"])
+        except (ValidationError, ValueError, KeyError) as exc:
+            log.warning("candidate_rejected", detail=str(exc)[:300])
+            return None
+        marks = [store.savepoint() for store in self.staged]
         for store in self.staged:
-            store.commit()
-
-    async def _gate_agent(self, stream: Any) -> None:
-        async for _key, value in stream.items():
+            store.owner = event
+        with (
+            event_context(event),
+            bound_article(candidate.article_ids[0] if candidate.article_ids else None),
+        ):
             try:
-                body = json.loads(value)
-                candidate = Alert.model_validate(body["alert"])
-            except (ValidationError, ValueError, KeyError) as exc:
-                log.warning("candidate_rejected", detail=str(exc)[:300])
-                continue
+                alert = self.gate.admit(candidate)
+            except Exception:  # one bad candidate must not stop the gate
+                for store, mark in zip(self.staged, marks, strict=True):
+                    store.rollback_to(mark)
+                log.exception("gate_failed", id=candidate.id, rule=candidate.rule)
+                return None
+            if alert is None:
+                m.ALERTS_DROPPED.labels(
+                    kind=candidate.kind, reason=self.gate.last_reason or "unknown"
+                ).inc()
+                log.debug("alert_dropped", id=candidate.id, reason=self.gate.last_reason)
+                return None
+        return alert, body
+
+    async def _process_candidates(self, events: list[Any]) -> None:
+        for store in self.staged:
+            store.rollback()
+        admitted = [a for a in (self._admit(event) for event in events) if a is not None]
+        # Publish (and wait for the acks) before recording them as emitted: a crash in
+        # between republishes the same ids rather than losing the alerts.
+        try:
+            await self._send_all(
+                [(self.alerts_out, alert.id, serde.encode(alert)) for alert, _ in admitted]
+            )
+        except BaseException:
             for store in self.staged:
                 store.rollback()
-            with bound_article(candidate.article_ids[0] if candidate.article_ids else None):
-                try:
-                    alert = self.gate.admit(candidate)
-                except Exception:  # one bad candidate must not stop the gate
-                    log.exception("gate_failed", id=candidate.id, rule=candidate.rule)
-                    continue
-                if alert is None:
-                    self._commit_state()
-                    m.ALERTS_DROPPED.labels(
-                        kind=candidate.kind, reason=self.gate.last_reason or "unknown"
-                    ).inc()
-                    log.debug("alert_dropped", id=candidate.id, reason=self.gate.last_reason)
-                    continue
-                # Publish (and wait for the ack) before recording it as emitted: a crash in
-                # between republishes the same id rather than losing the alert.
-                await self.emit(self.alerts_out, alert.id, serde.encode(alert))
-                self._commit_state()
-                RECORDS_OUT.labels(topic=topics.ALERTS.name).inc()
-                m.ALERTS.labels(kind=alert.kind, severity=alert.severity, status=alert.status).inc()
-                now = utcnow()
-                m.EVENT_TIME_LAG.set(max(0.0, (now - alert.event_time).total_seconds()))
-                if body.get("ingested_at"):
-                    ingested = dt.datetime.fromisoformat(body["ingested_at"])
-                    PIPELINE_LATENCY.labels(stage="alerter").observe(
-                        max(0.0, (now - ingested).total_seconds())
-                    )
-                log.info(
-                    "alert_published",
-                    id=alert.id,
-                    kind=alert.kind,
-                    status=alert.status,
-                    severity=alert.severity,
-                    title=alert.title,
+            raise
+        for store in self.staged:
+            store.commit(event_context)
+        for alert, body in admitted:
+            RECORDS_OUT.labels(topic=topics.ALERTS.name).inc()
+            m.ALERTS.labels(kind=alert.kind, severity=alert.severity, status=alert.status).inc()
+            now = utcnow()
+            m.EVENT_TIME_LAG.set(max(0.0, (now - alert.event_time).total_seconds()))
+            if body.get("ingested_at"):
+                ingested = dt.datetime.fromisoformat(body["ingested_at"])
+                PIPELINE_LATENCY.labels(stage="alerter").observe(
+                    max(0.0, (now - ingested).total_seconds())
                 )
+            log.info(
+                "alert_published",
+                id=alert.id,
+                kind=alert.kind,
+                status=alert.status,
+                severity=alert.severity,
+                title=alert.title,
+            )
+
+    async def _gate_agent(self, stream: Any) -> None:
+        await for_each_batch(stream, self._process_candidates)
 
 
 #: How many of the latest alerts the gate reads back from news.alerts at each assignment.

@@ -9,11 +9,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Sequence
+import weakref
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import faust
+import faust.streams as faust_streams
 from aiohttp.web import Response as AioResponse
 from faust.sensors.prometheus import FaustMetrics, PrometheusMonitor
 from faust.web import Request, Response, View
@@ -153,6 +155,70 @@ async def send_acked(topic: Any, key: str, value: bytes) -> None:
     """
     delivery = await topic.send(key=key.encode("utf-8"), value=value, force=True)
     await delivery
+
+
+async def send_started(topic: Any, key: str, value: bytes) -> Awaitable[Any]:
+    """Send now without waiting: the delivery to await (with `await_deliveries`) is returned.
+
+    The per-batch form of `send_acked`: a batch's outputs are all sent, then all awaited, so
+    a batch costs one round trip to the broker instead of one per record.
+    """
+    delivery: Awaitable[Any] = await topic.send(key=key.encode("utf-8"), value=value, force=True)
+    return delivery
+
+
+async def await_deliveries(deliveries: Iterable[Awaitable[Any] | None]) -> None:
+    """Wait until every delivery is acknowledged; raise the first failure after all settled."""
+    pending = [d for d in deliveries if d is not None]
+    if not pending:
+        return
+    results = await asyncio.gather(*pending, return_exceptions=True)
+    for result in results:
+        if isinstance(result, BaseException):
+            raise result
+
+
+@contextlib.contextmanager
+def event_context(event: Any) -> Iterator[None]:
+    """Make `event` Faust's current event while a record's table reads and writes run.
+
+    A Faust table puts a write in the changelog (and RocksDB) partition of the current event.
+    In a batch the stream has moved on, so each record's writes are applied inside its own
+    event's context (faust has no public setter for the context variable).
+    """
+    token = faust_streams._current_event.set(weakref.ref(event))
+    try:
+        yield
+    finally:
+        faust_streams._current_event.reset(token)
+
+
+#: Most records in one batch (between two acknowledgements of the inputs).
+BATCH_MAX = 500
+
+
+async def for_each_batch(
+    stream: Any, process: Callable[[list[Any]], Awaitable[None]], max_size: int = BATCH_MAX
+) -> None:
+    """Call `process` on batches of a stream's events, then ack them (the offset may commit).
+
+    A batch is whatever the stream has already buffered (at most `max_size`): nothing waits
+    for more records, so a quiet stream still processes each record at once. The events are
+    acked only after `process` returned, i.e. after their outputs were acknowledged and their
+    state changes applied; if it raises, none is acked and the batch is processed again after
+    a restart. (`stream.take()` acks its buffer even when the consumer raises, and its
+    buffering runs in another task, out of the records' event context.)
+    """
+    manual = stream.noack()
+    queue = getattr(manual.channel, "queue", None)
+    batch: list[Any] = []
+    async for event in manual.events():
+        batch.append(event)
+        if len(batch) >= max_size or queue is None or queue.empty():
+            await process(batch)
+            for done in batch:
+                await manual.ack(done)
+            batch = []
 
 
 async def create_topics(settings: Settings, names: list[str]) -> None:

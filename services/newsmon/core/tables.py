@@ -1,26 +1,43 @@
 """A write-staging view of a Faust table: state changes are applied only after the outputs they
 cause have been acknowledged by the broker.
 
-Order per record: compute (writes staged) → publish and wait for the ack → apply the staged
-writes to the table → Faust flushes the changelog before it commits the input offset. A crash
-therefore never loses an output (the input is processed again; every step is idempotent), and
-at worst republishes one with the same key and content.
+Order per batch of records: compute (writes staged, each tagged with the record that made it)
+→ publish every output and wait for all the acks → apply the staged writes to the table, each
+while its record is the current event (Faust puts a write in the changelog partition, and the
+RocksDB partition, of the current event) → ack the inputs; Faust flushes the changelog before it
+commits their offsets. A crash therefore never loses an output (the batch is processed again;
+every step is idempotent), and at worst republishes some with the same key and content.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, MutableMapping
+import contextlib
+from collections.abc import Callable, Iterator, MutableMapping
+from contextlib import AbstractContextManager
 from typing import Any
 
 _DELETED = object()
+_ABSENT = object()
+
+#: Enters the context in which a record's writes are applied (its Faust event, in the services).
+Scope = Callable[[Any], AbstractContextManager[Any]]
 
 
 class StagedStore(MutableMapping[str, Any]):
-    """Staged writes over a table: reads see them first; `commit()` applies, `rollback()` drops."""
+    """Staged writes over a table: reads see them first; `commit()` applies, `rollback()` drops.
+
+    `owner` is the record being processed (the service sets it); each staged write remembers
+    it so that `commit(scope)` applies the write inside `scope(owner)`. `savepoint()` and
+    `rollback_to()` drop the writes of one failed record of a batch and keep the others.
+    """
 
     def __init__(self, table: MutableMapping[str, Any]) -> None:
         self.table = table
         self.pending: dict[str, Any] = {}
+        self.owner: Any = None
+        self._owners: dict[str, Any] = {}
+        # (key, previous pending value or _ABSENT, previous owner), for rollback_to().
+        self._undo: list[tuple[str, Any, Any]] = []
 
     def __getitem__(self, key: str) -> Any:
         if key in self.pending:
@@ -37,13 +54,18 @@ class StagedStore(MutableMapping[str, Any]):
             return default
         return default if value is None else value
 
-    def __setitem__(self, key: str, value: Any) -> None:
+    def _stage(self, key: str, value: Any) -> None:
+        self._undo.append((key, self.pending.get(key, _ABSENT), self._owners.get(key)))
         self.pending[key] = value
+        self._owners[key] = self.owner
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self._stage(key, value)
 
     def __delitem__(self, key: str) -> None:
         if key not in self and key not in self.pending:
             raise KeyError(key)
-        self.pending[key] = _DELETED
+        self._stage(key, _DELETED)
 
     def __contains__(self, key: object) -> bool:
         if key in self.pending:
@@ -57,13 +79,38 @@ class StagedStore(MutableMapping[str, Any]):
     def __len__(self) -> int:
         return sum(1 for _ in self)
 
-    def commit(self) -> None:
-        for key, value in self.pending.items():
-            if value is _DELETED:
-                self.table.pop(key, None)
+    def savepoint(self) -> int:
+        """A mark to which `rollback_to` returns (before one record of a batch)."""
+        return len(self._undo)
+
+    def rollback_to(self, mark: int) -> None:
+        """Drop the writes staged since `mark`, keep the earlier ones."""
+        while len(self._undo) > mark:
+            key, value, owner = self._undo.pop()
+            if value is _ABSENT:
+                self.pending.pop(key, None)
+                self._owners.pop(key, None)
             else:
-                self.table[key] = value
-        self.pending.clear()
+                self.pending[key] = value
+                self._owners[key] = owner
+
+    def commit(self, scope: Scope | None = None) -> None:
+        """Apply the staged writes; with `scope`, each inside `scope(owner)` of its record."""
+        by_owner: dict[int, tuple[Any, list[str]]] = {}
+        for key in self.pending:
+            owner = self._owners.get(key)
+            by_owner.setdefault(id(owner), (owner, []))[1].append(key)
+        for owner, keys in by_owner.values():
+            with scope(owner) if scope is not None else contextlib.nullcontext():
+                for key in keys:
+                    value = self.pending[key]
+                    if value is _DELETED:
+                        self.table.pop(key, None)
+                    else:
+                        self.table[key] = value
+        self.rollback()
 
     def rollback(self) -> None:
         self.pending.clear()
+        self._owners.clear()
+        self._undo.clear()

@@ -6,6 +6,10 @@ through two stages: a stateless router re-keys each article's facts onto an inte
 topic updates a table that is partitioned like it (changelog partitions = `PARTITIONS`).
 Every state change is idempotent (dedup by article and figure), so redelivery after a crash
 or a replay of the same articles publishes nothing new.
+
+Agents work on batches of what their stream has buffered (`core.faustapp.for_each_batch`): a
+batch's outputs are all sent and then awaited together, its staged table writes applied after
+that, and its inputs acked last (see core/tables.py).
 """
 
 from __future__ import annotations
@@ -21,12 +25,15 @@ from newsmon.core import serde, topics
 from newsmon.core.config import Settings
 from newsmon.core.dlq import dead_letter
 from newsmon.core.faustapp import (
+    await_deliveries,
+    event_context,
     faust_topic,
+    for_each_batch,
     internal_topic,
     json_table,
     make_app,
     run_worker,
-    send_acked,
+    send_started,
 )
 from newsmon.core.logs import bound_article, get_logger
 from newsmon.core.metrics import PIPELINE_LATENCY, RECORDS_IN, RECORDS_OUT
@@ -47,7 +54,10 @@ from newsmon.tracker.tone import ToneTracker, route_events
 
 log = get_logger(__name__)
 
-Emit = Callable[[Any, str, bytes], Awaitable[None]]
+#: Starts sending one record; returns its delivery to await (None when already delivered).
+Emit = Callable[[Any, str, bytes], Awaitable[Awaitable[Any] | None]]
+#: One record to publish: (topic, key, value).
+Outgoing = tuple[Any, str, bytes]
 
 #: Seconds between two samples of the tables' sizes.
 STATE_SAMPLE_S = 30.0
@@ -93,7 +103,7 @@ class TrackerService:
         self.series = SeriesTracker(self.staged["series"])
         self.actors = ActorRegistry(self.staged["actors"], self.staged["actor-articles"])
         self.tone = ToneTracker(self.staged["tone"], settings.tone_window_days)
-        self.emit: Emit = send_acked
+        self.emit: Emit = send_started
 
         self.route_observations_agent = app_.agent(self.observations, name="route-observations")(
             self._router(
@@ -106,9 +116,9 @@ class TrackerService:
         self.route_events_agent = app_.agent(self.events, name="route-events")(
             self._router(topics.EVENTS, ArticleEvents, route_events, self.by_pair)
         )
-        self.series_agent = app_.agent(self.by_series, name="series")(self._series_agent)
-        self.actors_agent = app_.agent(self.by_actor, name="actors")(self._actors_agent)
-        self.tone_agent = app_.agent(self.by_pair, name="tone")(self._tone_agent)
+        self.series_agent = app_.agent(self.by_series, name="series")(self._series_agent())
+        self.actors_agent = app_.agent(self.by_actor, name="actors")(self._actors_agent())
+        self.tone_agent = app_.agent(self.by_pair, name="tone")(self._tone_agent())
         # Counting a RocksDB table scans it: state sizes are sampled, not counted per record.
         app_.timer(interval=STATE_SAMPLE_S, name="tracker-state-size")(self.sample_state_size)
 
@@ -126,18 +136,19 @@ class TrackerService:
         m.ACTORS_KNOWN.set(sizes["actors"])
 
     # -- wiring -----------------------------------------------------------------------------
-    async def _publish(self, spec: topics.TopicSpec, topic: Any, key: str, rec: BaseModel) -> None:
-        await self.emit(topic, key, serde.encode(rec))
-        RECORDS_OUT.labels(topic=spec.name).inc()
+    async def _send_all(self, outgoing: list[Outgoing]) -> None:
+        """Send every record of a batch, then wait for all their acknowledgements."""
+        deliveries = [await self.emit(topic, key, value) for topic, key, value in outgoing]
+        await await_deliveries(deliveries)
 
-    async def _reject(
+    def _dead_letter(
         self, stage_topic: str, reason: str, detail: str, payload: bytes, article_id: str | None
-    ) -> None:
+    ) -> Outgoing:
         dl = dead_letter(
             "tracker", reason, detail, payload, source=stage_topic, article_id=article_id
         )
         log.warning("record_rejected", topic=stage_topic, reason=reason, detail=detail[:300])
-        await self.emit(self.dlq, dl.id, serde.encode(dl))
+        return self.dlq, dl.id, serde.encode(dl)
 
     def _router(
         self,
@@ -146,67 +157,103 @@ class TrackerService:
         route: Callable[[Any], list[tuple[str, dict[str, Any]]]],
         out: Any,
     ) -> Callable[[Any], Awaitable[None]]:
+        def routed(key: Any, value: bytes) -> list[Outgoing]:
+            RECORDS_IN.labels(topic=spec.name).inc()
+            article_id = key.decode("utf-8", "replace") if isinstance(key, bytes) else key
+            try:
+                rec: Any = model.model_validate_json(value)
+            except (ValidationError, ValueError) as exc:
+                return [self._dead_letter(spec.name, "invalid_record", str(exc), value, article_id)]
+            with bound_article(rec.article_id):
+                now = utcnow()
+                m.EVENT_TIME_LAG.labels(input=spec.name).observe(
+                    max(0.0, (now - rec.published_at).total_seconds())
+                )
+                m.PROCESSING_LAG.labels(input=spec.name).set(
+                    max(0.0, (now - rec.extracted_at).total_seconds())
+                )
+                return [(out, k, _json(r)) for k, r in route(rec)]
+
+        async def process(events: list[Any]) -> None:
+            outgoing: list[Outgoing] = []
+            for event in events:
+                outgoing.extend(routed(event.key, event.value))
+            await self._send_all(outgoing)
+
         async def agent(stream: Any) -> None:
-            async for key, value in stream.items():
-                RECORDS_IN.labels(topic=spec.name).inc()
-                article_id = key.decode("utf-8", "replace") if isinstance(key, bytes) else key
-                try:
-                    rec: Any = model.model_validate_json(value)
-                except (ValidationError, ValueError) as exc:
-                    await self._reject(spec.name, "invalid_record", str(exc), value, article_id)
-                    continue
-                with bound_article(rec.article_id):
-                    now = utcnow()
-                    m.EVENT_TIME_LAG.labels(input=spec.name).observe(
-                        max(0.0, (now - rec.published_at).total_seconds())
-                    )
-                    m.PROCESSING_LAG.labels(input=spec.name).set(
-                        max(0.0, (now - rec.extracted_at).total_seconds())
-                    )
-                    for routed_key, routed in route(rec):
-                        await self.emit(out, routed_key, _json(routed))
+            await for_each_batch(stream, process)
 
         agent.__name__ = f"route_{spec.name.replace('.', '_')}"
         return agent
 
-    async def _stateful(
+    def _stateful(
         self,
-        stream: Any,
         apply: Callable[[str, dict[str, Any]], Any],
         name: str,
         stores: list[StagedStore],
-    ) -> Any:
-        """Yield (key, result) for each routed record; a failing record goes to the DLQ.
+        publish: Callable[[str, Any], Outgoing],
+        published: Callable[[str, Any], None],
+    ) -> Callable[[Any], Awaitable[None]]:
+        """An agent applying each routed record of a batch; a failing record goes to the DLQ.
 
-        The staged state changes of a record are applied when the consumer asks for the next
-        record, i.e. after it has published the result; if publishing raises, they are dropped.
+        The state changes of a batch are staged, each with the record (event) that made it;
+        they are applied once every output of the batch is acknowledged, each in its record's
+        event context (its table partition); if publishing raises, they are all dropped and
+        nothing is acked.
         """
-        async for key, value in stream.items():
+
+        async def process(events: list[Any]) -> None:
             for store in stores:
                 store.rollback()
-            k = key.decode("utf-8") if isinstance(key, bytes) else str(key)
+            outgoing: list[Outgoing] = []
+            results: list[tuple[str, Any]] = []
+            for event in events:
+                key, value = event.key, event.value
+                k = key.decode("utf-8") if isinstance(key, bytes) else str(key)
+                marks = [store.savepoint() for store in stores]
+                for store in stores:
+                    store.owner = event
+                try:
+                    routed = json.loads(value)
+                    with event_context(event), bound_article(routed.get("article_id")):
+                        result = apply(k, routed)
+                except Exception as exc:  # a bad record must never stop the agent
+                    for store, mark in zip(stores, marks, strict=True):
+                        store.rollback_to(mark)
+                    log.exception("tracking_failed", stage=name, key=k)
+                    outgoing.append(
+                        self._dead_letter(
+                            name, "tracking_failed", f"{type(exc).__name__}: {exc}", value, None
+                        )
+                    )
+                    continue
+                if result is not None:
+                    outgoing.append(publish(k, result))
+                    results.append((k, result))
             try:
-                routed = json.loads(value)
-                with bound_article(routed.get("article_id")):
-                    result = apply(k, routed)
-            except Exception as exc:  # a bad record must never stop the agent
-                log.exception("tracking_failed", stage=name, key=k)
-                await self._reject(
-                    name, "tracking_failed", f"{type(exc).__name__}: {exc}", value, None
-                )
-                continue
-            yield k, result
+                await self._send_all(outgoing)
+            except BaseException:
+                for store in stores:
+                    store.rollback()
+                raise
             for store in stores:
-                store.commit()
+                store.commit(event_context)
+            for k, result in results:
+                published(k, result)
+
+        async def agent(stream: Any) -> None:
+            await for_each_batch(stream, process)
+
+        agent.__name__ = f"track_{name}"
+        return agent
 
     # -- stateful agents --------------------------------------------------------------------
-    async def _series_agent(self, stream: Any) -> None:
-        async for sid, update in self._stateful(
-            stream, self.series.apply, "series", [self.staged["series"]]
-        ):
-            if update is None:
-                continue
-            await self._publish(topics.METRICS, self.metrics_out, sid, update)
+    def _series_agent(self) -> Callable[[Any], Awaitable[None]]:
+        def publish(sid: str, update: MetricUpdate) -> Outgoing:
+            return self.metrics_out, sid, serde.encode(update)
+
+        def published(sid: str, update: MetricUpdate) -> None:
+            RECORDS_OUT.labels(topic=topics.METRICS.name).inc()
             self._observe(update)
             m.export_series_value(sid, update.metric, update.unit, update.points[-1].value)
             log.info(
@@ -218,16 +265,16 @@ class TrackerService:
                 corroboration=update.corroboration,
             )
 
-    async def _actors_agent(self, stream: Any) -> None:
-        async for actor_id, rec in self._stateful(
-            stream,
-            self.actors.apply,
-            "actors",
-            [self.staged["actors"], self.staged["actor-articles"]],
-        ):
-            if rec is None:
-                continue
-            await self._publish(topics.ACTORS, self.actors_out, actor_id, rec)
+        return self._stateful(
+            self.series.apply, "series", [self.staged["series"]], publish, published
+        )
+
+    def _actors_agent(self) -> Callable[[Any], Awaitable[None]]:
+        def publish(actor_id: str, rec: ActorSalience) -> Outgoing:
+            return self.actors_out, actor_id, serde.encode(rec)
+
+        def published(actor_id: str, rec: ActorSalience) -> None:
+            RECORDS_OUT.labels(topic=topics.ACTORS.name).inc()
             self._observe(rec)
             log.info(
                 "actor_updated",
@@ -237,17 +284,26 @@ class TrackerService:
                 articles=rec.articles,
             )
 
-    async def _tone_agent(self, stream: Any) -> None:
-        async for pair, rec in self._stateful(
-            stream, self.tone.apply, "tone", [self.staged["tone"]]
-        ):
-            if rec is None:
-                continue
+        return self._stateful(
+            self.actors.apply,
+            "actors",
+            [self.staged["actors"], self.staged["actor-articles"]],
+            publish,
+            published,
+        )
+
+    def _tone_agent(self) -> Callable[[Any], Awaitable[None]]:
+        def publish(pair: str, rec: RelationTone) -> Outgoing:
             # news.actors is keyed by actor id (topics.ACTORS.key_field), for tone records too.
-            await self._publish(topics.ACTORS, self.actors_out, rec.actor.id, rec)
+            return self.actors_out, rec.actor.id, serde.encode(rec)
+
+        def published(pair: str, rec: RelationTone) -> None:
+            RECORDS_OUT.labels(topic=topics.ACTORS.name).inc()
             self._observe(rec)
             m.export_relation_tone(rec.actor.name, rec.target.name, rec.goldstein_mean)
             log.info("tone_updated", pair=pair, events=rec.events, mean=rec.goldstein_mean)
+
+        return self._stateful(self.tone.apply, "tone", [self.staged["tone"]], publish, published)
 
     @staticmethod
     def _observe(rec: MetricUpdate | ActorSalience | RelationTone) -> None:

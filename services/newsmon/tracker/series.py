@@ -20,7 +20,9 @@ The state of a series is a plain JSON-serialisable dict (it lives in a Faust tab
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
+from collections import OrderedDict
 from collections.abc import MutableMapping
 from dataclasses import dataclass
 from typing import Any
@@ -37,6 +39,9 @@ from newsmon.core.models import (
 
 #: A series keeps at most this many reports; the oldest dates are dropped first.
 MAX_REPORTS = 5000
+
+#: How many series keep their points cached between updates (see SeriesTracker.apply).
+POINTS_CACHED = 256
 
 #: Qualifiers that say how a figure was reported, not what was counted: hedges ("about 30",
 #: "more than 100") and vague plurals ("hundreds of"). They do not split a series; the
@@ -136,62 +141,110 @@ def _choose(figures: list[_Figure]) -> _Figure:
     )
 
 
+def _point(as_of: str, reports: list[Report]) -> SeriesPoint:
+    """The point of one date from that date's reports (in series order)."""
+    by_value: dict[float, list[Report]] = {}
+    for r in reports:
+        by_value.setdefault(r["value"], []).append(r)
+    figures = [_Figure(v, rs) for v, rs in by_value.items()]
+    chosen = _choose(figures)
+    evidence: list[SourcedEvidence] = []
+    seen: set[tuple[str, int]] = set()
+    for r in sorted(chosen.reports, key=lambda r: (r["published_at"], r["article_id"])):
+        ev = r["evidence"]
+        if (r["article_id"], ev["start"]) not in seen:
+            seen.add((r["article_id"], ev["start"]))
+            evidence.append(SourcedEvidence(article_id=r["article_id"], **ev))
+    return SeriesPoint(
+        as_of=dt.date.fromisoformat(as_of),
+        value=chosen.value,
+        approximate=chosen.approximate,
+        corroboration=len(chosen.sources),
+        sources=chosen.sources,
+        article_ids=sorted({r["article_id"] for r in chosen.reports}),
+        claimants=sorted({r["claimant"] for r in chosen.reports if r["claimant"]}),
+        alternatives=sorted(f.value for f in figures if f is not chosen),
+        evidence=evidence,
+    )
+
+
 def points(state: SeriesState) -> list[SeriesPoint]:
     """The series' points, one per date, ordered by `as_of`."""
-    by_date: dict[str, dict[float, list[Report]]] = {}
+    by_date: dict[str, list[Report]] = {}
     for r in state["reports"]:
-        by_date.setdefault(r["as_of"], {}).setdefault(r["value"], []).append(r)
-    out = []
-    for as_of in sorted(by_date):
-        figures = [_Figure(v, rs) for v, rs in by_date[as_of].items()]
-        chosen = _choose(figures)
-        evidence: list[SourcedEvidence] = []
-        seen: set[tuple[str, int]] = set()
-        for r in sorted(chosen.reports, key=lambda r: (r["published_at"], r["article_id"])):
-            ev = r["evidence"]
-            if (r["article_id"], ev["start"]) not in seen:
-                seen.add((r["article_id"], ev["start"]))
-                evidence.append(SourcedEvidence(article_id=r["article_id"], **ev))
-        out.append(
-            SeriesPoint(
-                as_of=dt.date.fromisoformat(as_of),
-                value=chosen.value,
-                approximate=chosen.approximate,
-                corroboration=len(chosen.sources),
-                sources=chosen.sources,
-                article_ids=sorted({r["article_id"] for r in chosen.reports}),
-                claimants=sorted({r["claimant"] for r in chosen.reports if r["claimant"]}),
-                alternatives=sorted(f.value for f in figures if f is not chosen),
-                evidence=evidence,
-            )
-        )
+        by_date.setdefault(r["as_of"], []).append(r)
+    return [_point(as_of, by_date[as_of]) for as_of in sorted(by_date)]
+
+
+def repoint(previous: list[SeriesPoint], state: SeriesState, as_of: str) -> list[SeriesPoint]:
+    """`points(state)` when only the reports of `as_of` differ from those `previous` came from.
+
+    A point depends on its own date's reports only, so the other points are reused rather than
+    rebuilt (building every point on every update made an update cost grow with the series).
+    """
+    reports = state["reports"]
+    lo = bisect.bisect_left(reports, as_of, key=_report_date)
+    hi = bisect.bisect_right(reports, as_of, lo=lo, key=_report_date)
+    out = list(previous)
+    date = dt.date.fromisoformat(as_of)
+    i = bisect.bisect_left(out, date, key=_point_date)
+    if lo == hi:  # no report left for the date
+        if i < len(out) and out[i].as_of == date:
+            del out[i]
+        return out
+    point = _point(as_of, reports[lo:hi])
+    if i < len(out) and out[i].as_of == date:
+        out[i] = point
+    else:
+        out.insert(i, point)
     return out
+
+
+def _point_date(p: SeriesPoint) -> dt.date:
+    return p.as_of
+
+
+def _report_date(r: Report) -> str:
+    return str(r["as_of"])
+
+
+def _report_order(r: Report) -> tuple[str, str, str, float]:
+    return (r["as_of"], r["published_at"], r["article_id"], r["value"])
 
 
 def add_report(state: SeriesState | None, sid: str, report: Report) -> tuple[SeriesState, bool]:
     """Add one report to a series; returns the new state and whether anything changed."""
     if state is None:
         state = {"series_id": sid, **report["series"], "reports": []}
-    key = (report["article_id"], report["as_of"], report["value"])
-    for r in state["reports"]:
-        if (r["article_id"], r["as_of"], r["value"]) == key:
+    reports = list(state["reports"])  # kept sorted by _report_order
+    # Reports are ordered by date first: only the reports of the same date can be duplicates.
+    as_of = report["as_of"]
+    lo = bisect.bisect_left(reports, as_of, key=_report_date)
+    hi = bisect.bisect_right(reports, as_of, lo=lo, key=_report_date)
+    for r in reports[lo:hi]:
+        if r["article_id"] == report["article_id"] and r["value"] == report["value"]:
             return state, False
     stored = {k: v for k, v in report.items() if k != "series"}
-    reports = sorted(
-        [*state["reports"], stored],
-        key=lambda r: (r["as_of"], r["published_at"], r["article_id"], r["value"]),
-    )
+    # Inserted in order rather than re-sorting the whole series (the keys are unique here).
+    bisect.insort(reports, stored, lo=lo, hi=hi, key=_report_order)
     if len(reports) > MAX_REPORTS:
         reports = reports[-MAX_REPORTS:]
     return {**state, "reports": reports}, True
 
 
-def metric_update(state: SeriesState, as_of: dt.date, report: Report) -> MetricUpdate | None:
+def metric_update(
+    state: SeriesState,
+    as_of: dt.date,
+    report: Report,
+    pts: list[SeriesPoint] | None = None,
+) -> MetricUpdate | None:
     """The `news.metrics` record for a change of the series at `as_of`, caused by `report`.
 
-    None when the date is no longer in the series (it fell off the MAX_REPORTS cap).
+    None when the date is no longer in the series (it fell off the MAX_REPORTS cap). `pts`
+    are `points(state)` when the caller already has them.
     """
-    pts = points(state)
+    if pts is None:
+        pts = points(state)
     idx = next((i for i, p in enumerate(pts) if p.as_of == as_of), None)
     if idx is None:
         return None
@@ -234,14 +287,32 @@ class SeriesTracker:
 
     def __init__(self, store: MutableMapping[str, Any]) -> None:
         self.store = store
+        # The points of recently updated series with the reports they were built from, so
+        # that an update rebuilds only its own date's point (see `repoint`). Only a cache:
+        # used when its reports equal the stored ones, so a rolled-back write is never seen.
+        self._points: OrderedDict[str, tuple[list[Report], list[SeriesPoint]]] = OrderedDict()
 
     def apply(self, sid: str, report: Report) -> MetricUpdate | None:
         """Add a routed report; the update to publish, or None when it was already known."""
-        state, changed = add_report(self.store.get(sid), sid, report)
+        before = self.store.get(sid)
+        state, changed = add_report(before, sid, report)
         if not changed:
             return None
         self.store[sid] = state  # reassign: a Faust table only logs assignments
-        return metric_update(state, dt.date.fromisoformat(report["as_of"]), report)
+        cached = self._points.pop(sid, None)
+        if (
+            cached is not None
+            and before is not None
+            and len(state["reports"]) == len(before["reports"]) + 1  # nothing fell off the cap
+            and cached[0] == before["reports"]
+        ):
+            pts = repoint(cached[1], state, report["as_of"])
+        else:
+            pts = points(state)
+        self._points[sid] = (state["reports"], pts)
+        if len(self._points) > POINTS_CACHED:
+            self._points.popitem(last=False)
+        return metric_update(state, dt.date.fromisoformat(report["as_of"]), report, pts)
 
     def process(self, rec: ArticleObservations) -> list[MetricUpdate]:
         """Route and apply one article's observations (what the two Faust stages do together)."""

@@ -39,3 +39,58 @@ def test_uncommitted_update_is_redone_after_a_crash(d: Any) -> None:
     assert table == {} and len(tracker.process(rec)) == 1
     store.commit()
     assert tracker.process(rec) == []
+
+
+def test_savepoint_drops_one_records_writes_and_keeps_the_batchs() -> None:
+    """rollback_to(savepoint) undoes only the writes staged after it, in any order of keys."""
+    table: dict[str, Any] = {"a": 1}
+    store = StagedStore(table)
+    store["b"] = 2
+    mark = store.savepoint()
+    store["b"] = 3
+    store["c"] = 4
+    del store["a"]
+    store.rollback_to(mark)
+    assert (store.get("a"), store.get("b"), "c" in store) == (1, 2, False)
+    store.commit()
+    assert table == {"a": 1, "b": 2}
+
+
+def test_commit_applies_each_write_in_the_scope_of_its_record() -> None:
+    """Each staged write is applied inside scope(owner) of the record that staged it last."""
+    import contextlib
+    from collections.abc import Iterator
+
+    applied: list[tuple[str, str]] = []
+    current: list[str] = []
+
+    class Table(dict[str, Any]):
+        def __setitem__(self, key: str, value: Any) -> None:
+            applied.append((key, current[-1]))
+            super().__setitem__(key, value)
+
+    @contextlib.contextmanager
+    def scope(owner: str) -> Iterator[None]:
+        current.append(owner)
+        try:
+            yield
+        finally:
+            current.pop()
+
+    store = StagedStore(Table())
+    for owner, key in (("r1", "x"), ("r2", "y"), ("r3", "x")):
+        store.owner = owner
+        store[key] = owner
+    store.commit(scope)
+    assert sorted(applied) == [("x", "r3"), ("y", "r2")] and store.pending == {}
+
+
+def test_series_points_stay_ordered_with_out_of_order_reports(d: Any) -> None:
+    """Reports inserted in order (not re-sorted) give the same series as a full sort."""
+    tracker = SeriesTracker({})
+    for i, day in enumerate((13, 10, 12, 10, 11, 13)):
+        tracker.process(article_observations(f"a{i}", observation(100 + i, d(day))))
+    reports = tracker.store["aid_trucks_entered@gaza/daily"]["reports"]
+    order = [(r["as_of"], r["published_at"], r["article_id"], r["value"]) for r in reports]
+    assert order == sorted(order) and len(order) == 6
+    assert tracker.process(article_observations("a1", observation(101, d(10)))) == []
