@@ -82,3 +82,74 @@ def test_articles_flow_through_extractor(extractor_stack: StackUnderTest) -> Non
     ]
     letter: DeadLetter = dlq[0]
     assert (letter.stage, letter.reason) == ("extractor", "invalid_article")
+
+
+def test_batched_table_writes_land_in_each_articles_partition(
+    extractor_stack: StackUnderTest,
+) -> None:
+    """A batch mixing partitions writes each processed-article marker to its own changelog
+    partition (the one its source record came from), so state survives a rebalance."""
+    import asyncio
+    import json
+
+    from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+
+    from newsmon.core.kafka import client_kwargs, producer_kwargs
+
+    settings = extractor_stack.settings
+    raw = topics.topic_name(topics.ARTICLES_RAW, settings.topic_prefix)
+    articles = [
+        Article(
+            id=f"part-{i}",
+            source="test",
+            title="t",
+            published_at=T0,
+            body=f"About {10 + i} aid trucks entered Gaza on Sunday, the UN said.",
+            ingested_at=T0,
+        )
+        for i in range(24)
+    ]
+
+    async def produce() -> dict[str, int]:
+        producer = AIOKafkaProducer(**producer_kwargs(settings))
+        await producer.start()
+        try:
+            sent = [
+                await producer.send(raw, a.model_dump_json().encode(), key=a.id.encode())
+                for a in articles
+            ]
+            return {a.id: (await f).partition for a, f in zip(articles, sent, strict=True)}
+        finally:
+            await producer.stop()
+
+    source_partition = asyncio.run(produce())
+    assert len(set(source_partition.values())) > 1, "the articles should span partitions"
+    _wait_for(settings, topics.ENTITIES, len(articles))
+    changelog = f"{settings.topic_prefix}newsmon-extractor-processed-articles-changelog"
+
+    async def markers() -> dict[str, int]:
+        consumer = AIOKafkaConsumer(**client_kwargs(settings), enable_auto_commit=False)
+        await consumer.start()
+        try:
+            tps = [TopicPartition(changelog, p) for p in range(topics.PARTITIONS)]
+            consumer.assign(tps)
+            await consumer.seek_to_beginning(*tps)
+            ends = await consumer.end_offsets(tps)
+            found: dict[str, int] = {}
+            async def behind() -> bool:
+                return any([await consumer.position(tp) < ends[tp] for tp in tps])
+
+            while await behind():
+                for tp, recs in (await consumer.getmany(timeout_ms=2000)).items():
+                    for r in recs:
+                        found[json.loads(r.key)] = tp.partition  # changelog keys are JSON
+            return found
+        finally:
+            await consumer.stop()
+
+    deadline = time.monotonic() + 60
+    found = asyncio.run(markers())
+    while not set(source_partition) <= set(found) and time.monotonic() < deadline:
+        time.sleep(1.0)
+        found = asyncio.run(markers())
+    assert {k: found.get(k) for k in source_partition} == source_partition

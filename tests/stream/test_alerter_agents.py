@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -126,3 +127,19 @@ def test_bad_rules_file_stops_the_start(tmp_path: Path) -> None:
     bad.write_text("rules:\n  - {name: drop, kind: change, direction: sideways, min_pct: 50}\n")
     with pytest.raises(RulesError, match="rule 'drop' \\(#1\\), field 'direction'"):
         AlerterService(Settings(table_store="memory", rules_path=bad), store="memory://")
+
+
+async def test_one_batch_of_repeated_candidates_publishes_each_alert_once() -> None:
+    """Candidates gated in one batch see each other's staged state: a repeat is dropped."""
+    h = Harness()
+    async with h.svc.events_agent.test_context() as agent:
+        await agent.put(key=b"seed-1", value=serde.encode(seed_events()))
+    candidates = [r for r in h.out if r[0].endswith("newsmon-alerter-candidates")]
+    mark = len(h.out)
+    async with h.svc.gate_agent.test_context() as gate:
+        for _, key, value in candidates * 3:
+            await gate.put(key=key.encode(), value=value, wait=False)
+        await asyncio.sleep(0.1)
+    published = [r for r in h.out[mark:] if r[0] == topics.ALERTS.name]
+    assert len(candidates) == len(published) == 1
+    assert published[0][1] in dict(h.svc.emitted)

@@ -58,8 +58,8 @@ class Harness:
         self.done = 0
         process = self.svc.process
 
-        async def counted(records: list[tuple[Any, bytes]]) -> None:
-            await process(records)
+        async def counted(records: list[tuple[Any, bytes]], events: Any = None) -> None:
+            await process(records, events)
             self.done += len(records)
 
         self.svc.process = counted  # type: ignore[method-assign]

@@ -261,3 +261,29 @@ async def test_batched_records_write_their_own_table_partitions(harness: Harness
             await asyncio.sleep(0.02)
     assert sorted(written) == sorted(partition_of.items())
     assert len([o for o in harness.out if o[0] == topics.METRICS.name]) == len(routed) == 6
+
+
+async def test_failed_publish_applies_no_state_and_acks_no_input(harness: Harness) -> None:
+    """When a batch's send fails, its staged writes are dropped and its inputs stay unacked."""
+    svc = harness.svc
+    capture = svc.emit
+    tried: list[str] = []
+
+    async def broker_down(topic: Any, key: str, value: bytes) -> None:
+        tried.append(topic.get_topic_name())
+        raise RuntimeError("broker down")
+
+    key, report = route_observations(seed_observations())[0]
+    value = json.dumps(report).encode()
+    svc.emit = broker_down
+    async with svc.series_agent.test_context() as agent:
+        failed = await agent.put(key=key.encode(), value=value, wait=False)
+        await asyncio.sleep(0.1)
+    assert tried == [topics.METRICS.name]
+    assert dict(svc.series_table) == {} and not failed.message.acked
+    svc.emit = capture  # the broker is back: the redelivered record is processed in full
+    async with svc.series_agent.test_context() as agent:
+        done = await agent.put(key=key.encode(), value=value, wait=False)
+        await asyncio.sleep(0.1)
+    assert key in svc.series_table and done.message.acked
+    assert [t for t, _, _ in harness.out] == [topics.METRICS.name]

@@ -147,6 +147,26 @@ def json_table(app: faust.App, name: str, help_: str) -> Any:
     )
 
 
+@contextlib.contextmanager
+def acting_for(event: Any) -> Iterator[None]:
+    """Make `event` Faust's current event while the block runs.
+
+    A table write goes to the changelog partition of the current event. An agent that takes
+    a batch of events (`stream.take_events`) writes each record's state while that record's
+    event is current, so the state lands in the partition of the record it belongs to.
+    """
+    if event is None:
+        yield
+        return
+    from faust.streams import _current_event  # the context variable behind current_event()
+
+    token = _current_event.set(weakref.ref(event))
+    try:
+        yield
+    finally:
+        _current_event.reset(token)
+
+
 async def send_acked(topic: Any, key: str, value: bytes) -> None:
     """Send now and wait for the broker's acknowledgement.
 
@@ -186,6 +206,9 @@ def event_context(event: Any) -> Iterator[None]:
     In a batch the stream has moved on, so each record's writes are applied inside its own
     event's context (faust has no public setter for the context variable).
     """
+    if event is None:  # not from a stream: Faust's own current event stays
+        yield
+        return
     token = faust_streams._current_event.set(weakref.ref(event))
     try:
         yield
@@ -215,7 +238,10 @@ async def for_each_batch(
     async for event in manual.events():
         batch.append(event)
         if len(batch) >= max_size or queue is None or queue.empty():
+            _t0 = time.perf_counter()
             await process(batch)
+            if __import__("os").environ.get("NEWSMON_DEBUG_BATCH"):
+                print("BATCHDBG", len(batch), round(time.perf_counter() - _t0, 4), flush=True)
             for done in batch:
                 await manual.ack(done)
             batch = []

@@ -130,6 +130,19 @@ def _next_is_person(span: Span) -> bool:
     return i < len(doc) and doc[i].ent_type_ == "PERSON" and doc[i].ent_iob_ == "B"
 
 
+def _text_at(doc: Doc, i: int, n: int) -> str:
+    """The `n` characters of the text from token `i` on: `doc.text[doc[i].idx :][:n]` without
+    joining the whole document's text, which spaCy rebuilds on every `Doc.text`."""
+    parts: list[str] = []
+    size = 0
+    while i < len(doc) and size < n:
+        part = doc[i].text_with_ws
+        parts.append(part)
+        size += len(part)
+        i += 1
+    return "".join(parts)[:n]
+
+
 class EntityResolver:
     """Maps a parsed Doc's entity spans onto canonical entities."""
 
@@ -201,13 +214,7 @@ class EntityResolver:
                     if prefix is not None:
                         add(self._from_actor(out, owner), prefix)
                 if _next_is_person(span):
-                    titled.append(
-                        span[
-                            len(doc.text[span.start_char : span.start_char + n].split())
-                            if n
-                            else 0 :
-                        ]
-                    )
+                    titled.append(span[len(_text_at(doc, span.start, n).split()) if n else 0 :])
                     continue
                 holder = self.actors.holder(title, of, day)
                 if holder is not None:

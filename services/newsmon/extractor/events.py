@@ -13,6 +13,7 @@ from newsmon.core.models import ActorRef, Event, Evidence
 from newsmon.extractor.catalogue import VerbLexicon, VerbRule
 from newsmon.extractor.dates import resolve_relative_date
 from newsmon.extractor.entities import EntityIndex, ResolvedEntity
+from newsmon.extractor.sentences import Sentences
 
 #: Verbs whose complement did not happen ("refrained from severing", "refused to meet").
 NEGATING_LEMMAS = frozenset({"refrain", "refuse", "decline", "fail", "avoid", "stop", "reject",
@@ -206,7 +207,9 @@ class EventExtractor:
         return None
 
     # --------------------------------------------------------------- matching
-    def _match(self, verb: Token, table: dict[str, list[VerbRule]]) -> VerbRule | None:
+    def _match(
+        self, verb: Token, table: dict[str, list[VerbRule]], sentences: Sentences
+    ) -> VerbRule | None:
         rules = table.get(verb.lemma_.lower())
         if not rules:
             return None
@@ -224,7 +227,7 @@ class EventExtractor:
         for c in verb.children:
             if c.dep_ in ("dobj", "nsubjpass"):
                 objs |= {g.lemma_.lower() for g in c.children if g.dep_ == "compound"}
-        window = {t.lemma_.lower() for t in verb.sent}
+        window = {t.lemma_.lower() for t in sentences.of(verb.i)}
         for rule in rules:
             if rule.prt and rule.prt not in prts:
                 continue
@@ -270,10 +273,10 @@ class EventExtractor:
 
     # --------------------------------------------------------------- dates
     @staticmethod
-    def _date(verb: Token, ref: dt.date) -> dt.date:
-        sent = verb.sent
+    def _date(verb: Token, sent: Span, ents: list[Span], ref: dt.date) -> dt.date:
+        """The date of the verb's clause; `sent` is the verb's sentence, `ents` its entities."""
         best: tuple[int, dt.date] | None = None
-        for ent in sent.ents:
+        for ent in ents:
             if ent.label_ not in ("DATE", "TIME"):
                 continue
             prev = sent.doc[ent.start - 1].lower_ if ent.start > sent.start else ""
@@ -312,16 +315,19 @@ class EventExtractor:
     ) -> list[Event]:
         out: list[Event] = []
         seen: set[tuple[str, str | None, str, bool, int]] = set()
-        for sent in doc.sents:
+        sentences = Sentences(doc)  # once: spaCy rebuilds the sentences on each `.sent`
+        for sent in sentences:
+            ents = sentences.ents(sent)
             for tok in sent:
-                for cand in self._candidates(tok, entities):
-                    self._add(cand, sent, seen, out, article_id, ref)
+                for cand in self._candidates(tok, entities, sentences):
+                    self._add(cand, sent, ents, seen, out, article_id, ref)
         return out
 
     def _add(
         self,
         cand: Candidate,
         sent: Span,
+        ents: list[Span],
         seen: set[tuple[str, str | None, str, bool, int]],
         out: list[Event],
         article_id: str,
@@ -339,12 +345,14 @@ class EventExtractor:
                 if key in seen:
                     return
                 seen.add(key)
-                out.append(self._event(cand, article_id, ref, sent))
+                out.append(self._event(cand, article_id, ref, sent, ents))
 
-    def _candidates(self, tok: Token, entities: EntityIndex) -> list[Candidate]:
+    def _candidates(
+        self, tok: Token, entities: EntityIndex, sentences: Sentences
+    ) -> list[Candidate]:
         self._co_actors = []
         if tok.pos_ in ("VERB", "AUX"):
-            rule = self._match(tok, self.lexicon.verbs)
+            rule = self._match(tok, self.lexicon.verbs, sentences)
             if rule is None:
                 return []
             skip, negated = self._modality(tok)
@@ -352,7 +360,7 @@ class EventExtractor:
                 return []
             actor = self._actor(tok, entities)
         elif tok.pos_ == "NOUN":
-            rule = self._match(tok, self.lexicon.nouns)
+            rule = self._match(tok, self.lexicon.nouns, sentences)
             if rule is None:
                 return []
             negated = False
@@ -360,7 +368,10 @@ class EventExtractor:
             head = tok.head
             while head.pos_ not in ("VERB", "AUX") and head.head.i != head.i:
                 head = head.head
-            if head.pos_ in ("VERB", "AUX") and self._match(head, self.lexicon.verbs) is not None:
+            if (
+                head.pos_ in ("VERB", "AUX")
+                and self._match(head, self.lexicon.verbs, sentences) is not None
+            ):
                 return []  # the governing verb is the event ("rejected new talks with X")
             if head.pos_ in ("VERB", "AUX"):
                 skip, negated = self._modality(head)
@@ -389,7 +400,10 @@ class EventExtractor:
             out.append(Candidate(tok, rule, who, target, negated))
         return out
 
-    def _event(self, cand: Candidate, article_id: str, ref: dt.date, sent: Span) -> Event:
+    def _event(
+        self, cand: Candidate, article_id: str, ref: dt.date, sent: Span, ents: list[Span]
+    ) -> Event:
+        """The event of a candidate found in `sent`, whose entities are `ents`."""
         code = self.lexicon.code(cand.rule.code)
         verb = cand.verb
         # the action as written: the verb with its particle, negation and object
@@ -418,7 +432,7 @@ class EventExtractor:
             cameo=code.code,
             quad_class=code.quad_class,
             goldstein=code.goldstein,
-            date=self._date(verb, ref),
+            date=self._date(verb, sent, ents, ref),
             negated=cand.negated,
             evidence=Evidence(text=sent.text, start=sent.start_char, end=sent.end_char),
         )

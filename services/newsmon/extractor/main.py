@@ -12,7 +12,7 @@ from pydantic import ValidationError
 from newsmon.core import serde, topics
 from newsmon.core.config import Settings
 from newsmon.core.dlq import dead_letter
-from newsmon.core.faustapp import faust_topic, make_app, run_worker
+from newsmon.core.faustapp import acting_for, faust_topic, make_app, run_worker
 from newsmon.core.logs import bound_article, get_logger
 from newsmon.core.metrics import PIPELINE_LATENCY, RECORDS_IN, RECORDS_OUT
 from newsmon.core.models import Article, utcnow
@@ -21,6 +21,9 @@ from newsmon.extractor.pipeline import STAGES, Extraction, Extractor
 from newsmon.extractor.runner import ExtractionRunner
 
 log = get_logger(__name__)
+
+#: How long the agent waits to fill a batch (`extractor_batch_size`) before extracting it.
+BATCH_WAIT_S = 0.05
 
 
 class Emit(Protocol):
@@ -73,14 +76,21 @@ class ExtractorService:
 
     # ------------------------------------------------------------------ the agent
     async def _agent(self, stream: Any) -> None:
-        async for key, value in stream.items():
-            await self.process([(key, value)])
+        # Batches through nlp.pipe in the worker; each record's table write is made while its
+        # own event is current (acting_for), so it lands in its own changelog partition.
+        async for events in stream.take_events(
+            self.settings.extractor_batch_size, within=BATCH_WAIT_S
+        ):
+            await self.process([(e.key, e.value) for e in events], events)
 
-    async def process(self, records: list[tuple[Any, bytes]]) -> None:
+    async def process(
+        self, records: list[tuple[Any, bytes]], events: list[Any] | None = None
+    ) -> None:
         """Validate, de-duplicate, extract and publish a batch of raw article records."""
-        batch: list[tuple[Article, bytes]] = []
+        batch: list[tuple[Article, bytes, Any]] = []
         seen: set[str] = set()
-        for key, value in records:
+        for i, (key, value) in enumerate(records):
+            event = events[i] if events else None
             RECORDS_IN.labels(topic=topics.ARTICLES_RAW.name).inc()
             key_text = key.decode("utf-8", "replace") if isinstance(key, bytes) else key
             try:
@@ -96,18 +106,20 @@ class ExtractorService:
                     log.info("article_skipped", reason="already_processed")
                 continue
             seen.add(article.id)
-            batch.append((article, value))
+            batch.append((article, value, event))
         if not batch:
             return
         try:
-            results = await self.runner.extract_many([a for a, _ in batch])
+            results = await self.runner.extract_many([a for a, _, _ in batch])
         except Exception as exc:  # isolate the bad article: retry one by one
             log.warning("batch_failed", error=type(exc).__name__, articles=len(batch))
-            for article, value in batch:
-                await self._one(article, value)
+            for article, value, event in batch:
+                with acting_for(event):
+                    await self._one(article, value)
             return
-        for (article, _), extraction in zip(batch, results, strict=True):
-            await self._publish(article, extraction)
+        for (article, _, event), extraction in zip(batch, results, strict=True):
+            with acting_for(event):
+                await self._publish(article, extraction)
 
     async def _one(self, article: Article, value: bytes) -> None:
         with bound_article(article.id):

@@ -15,6 +15,7 @@ from newsmon.extractor.catalogue import MetricCatalogue
 from newsmon.extractor.dates import resolve_relative_date
 from newsmon.extractor.entities import EntityIndex
 from newsmon.extractor.numbers import FRACTIONS, NUMBER_WORDS, parse_number
+from newsmon.extractor.sentences import Sentences
 
 #: Nouns that measure time, size or share: figures of them are not counts of things.
 NOT_COUNTED = frozenset(
@@ -235,7 +236,7 @@ class QuantityExtractor:
                 continue
             i += 1
         for fig in out:
-            self._hedge(fig)
+            self._hedge(fig, sent)
         return out
 
     @staticmethod
@@ -264,9 +265,10 @@ class QuantityExtractor:
         )
 
     @staticmethod
-    def _hedge(fig: Figure) -> None:
+    def _hedge(fig: Figure, sent: Span) -> None:
+        """The hedge just before the figure, within its sentence `sent`."""
         doc = fig.span.doc
-        lo = max(fig.span.sent.start, fig.span.start - 4)
+        lo = max(sent.start, fig.span.start - 4)
         before = doc[lo : fig.span.start]
         m = _HEDGE_RE.search(before.text.lower())
         if m:
@@ -370,9 +372,10 @@ class QuantityExtractor:
 
     # ------------------------------------------------------------------ dates
     @staticmethod
-    def _dates(sent: Span, ref: dt.date) -> list[DateMention]:
+    def _dates(sent: Span, ents: list[Span], ref: dt.date) -> list[DateMention]:
+        """The dates of `sent`, whose entities are `ents`."""
         out: list[DateMention] = []
-        for ent in sent.ents:
+        for ent in ents:
             if ent.label_ not in ("DATE", "TIME"):
                 continue
             prev = sent.doc[ent.start - 1].lower_ if ent.start > sent.start else ""
@@ -410,14 +413,17 @@ class QuantityExtractor:
     def extract(
         self, doc: Doc, article_id: str, ref: dt.date, entities: EntityIndex
     ) -> list[Observation]:
+        # one pass for the sentences and one for the text: spaCy rebuilds both on each access
+        sentences = Sentences(doc)
+        text = doc.text
         drafts: list[Draft] = []
         previous: Draft | None = None
-        for sent in doc.sents:
+        for sent in sentences:
             figs = self.figures(sent, entities)
             if not figs:
                 continue
             context = {t.lemma_.lower() for t in sent} | {t.lower_ for t in sent}
-            dates = self._dates(sent, ref)
+            dates = self._dates(sent, sentences.ents(sent), ref)
             sent_low = sent.text.lower()
             claimant = self._claimant(sent, entities)
             sent_drafts: list[Draft] = []
@@ -431,7 +437,7 @@ class QuantityExtractor:
                 if (
                     lemma is None
                     and previous is not None
-                    and previous.figure.span.sent.start >= sent.start - 80
+                    and sentences.of(previous.figure.span.start).start >= sent.start - 80
                 ):
                     # "before the war, about 500 a day", "29,000 others": the thing just counted
                     lemma = previous.lemma
@@ -460,8 +466,8 @@ class QuantityExtractor:
             self._link_changes(sent_drafts)
             self._assign_dates(sent_drafts, dates, ref, sent)
             for d in sent_drafts:
-                d.period = self._period(d, sent, sent_low, dates, sent_drafts)
-                d.location = self._location(d.figure, d.noun, entities)
+                d.period = self._period(d, sent, sent_low, text, dates, sent_drafts)
+                d.location = self._location(d.figure, d.noun, sent, entities)
                 if d.period == "cumulative":
                     for dm in dates:
                         if dm.since and dm.date:
@@ -469,7 +475,7 @@ class QuantityExtractor:
                             break
             drafts.extend(sent_drafts)
             previous = sent_drafts[-1]
-        return self._finish(drafts, article_id, ref)
+        return self._finish(drafts, article_id, ref, sentences, text)
 
     def _claimant(self, sent: Span, entities: EntityIndex) -> str | None:
         low = sent.text.lower()
@@ -567,10 +573,17 @@ class QuantityExtractor:
         return all(dist(d) <= dist(o) for o in siblings)
 
     def _period(
-        self, d: Draft, sent: Span, sent_low: str, dates: list[DateMention], siblings: list[Draft]
+        self,
+        d: Draft,
+        sent: Span,
+        sent_low: str,
+        text: str,
+        dates: list[DateMention],
+        siblings: list[Draft],
     ) -> Period:
+        """The period of the draft's figure, from its clause and its sentence `sent`, which
+        is `sent_low` in lower case; `text` is the whole document's."""
         fig = d.figure
-        doc = fig.span.doc
         # the clause of the figure: its head chain up to the first verb
         verbs: list[Token] = []
         head = fig.root
@@ -596,9 +609,9 @@ class QuantityExtractor:
         m = _BASELINE_RE.search(sent_low)
         if m and self._nearest_figure(m.start() + sent.start_char, d, siblings):
             return "baseline"
-        after = doc.text[fig.span.end_char : fig.span.end_char + 40].lower()
+        after = text[fig.span.end_char : fig.span.end_char + 40].lower()
         if _RATE_RE.search(after) or _RATE_BEFORE_RE.search(
-            doc.text[max(sent.start_char, fig.span.start_char - 12) : fig.span.start_char].lower()
+            text[max(sent.start_char, fig.span.start_char - 12) : fig.span.start_char].lower()
         ):
             return "daily"
         if _CUMULATIVE_RE.search(sent_low) and (
@@ -610,9 +623,12 @@ class QuantityExtractor:
             return "daily"
         return "point"
 
-    def _location(self, fig: Figure, noun: Token | None, entities: EntityIndex) -> str | None:
+    def _location(
+        self, fig: Figure, noun: Token | None, sent: Span, entities: EntityIndex
+    ) -> str | None:
         """Where the figure is: a place named in its noun phrase ("aid trucks entering Gaza"),
-        else in its clause, else the nearest place the sentence puts things in/into/from."""
+        else in its clause, else the nearest place its sentence `sent` puts things
+        in/into/from."""
 
         def place(tok: Token) -> str | None:
             ent = entities.at(tok)
@@ -646,7 +662,6 @@ class QuantityExtractor:
                 found = place(tok)
                 if found:
                     return found
-        sent = fig.span.sent
         best: tuple[int, str] | None = None
         for tok in sent:
             found = place(tok)
@@ -659,16 +674,18 @@ class QuantityExtractor:
         return best[1] if best else None
 
     @staticmethod
-    def _finish(drafts: list[Draft], article_id: str, ref: dt.date) -> list[Observation]:
+    def _finish(
+        drafts: list[Draft], article_id: str, ref: dt.date, sentences: Sentences, text: str
+    ) -> list[Observation]:
         for d in drafts:
-            sent = d.figure.span.sent
+            sent = sentences.of(d.figure.span.start)
             d.id = digest(
                 article_id, sent.start_char, sent.end_char, d.figure.span.start_char, d.metric
             )
         out: list[Observation] = []
         for d in drafts:
-            sent = d.figure.span.sent
-            raw = d.figure.span.doc.text[d.figure.raw_start : d.figure.span.end_char]
+            sent = sentences.of(d.figure.span.start)
+            raw = text[d.figure.raw_start : d.figure.span.end_char]
             out.append(
                 Observation(
                     id=d.id,

@@ -144,3 +144,28 @@ def test_evidence_travels_with_each_point(d: Any) -> None:
     """Each point quotes the sentences that reported its value, with their article ids."""
     (u,) = SeriesTracker({}).process(article_observations("a1", observation(100, d(10))))
     assert [(e.article_id, e.text) for e in u.points[0].evidence] == [("a1", "100 trucks")]
+
+
+def test_updates_rebuild_only_their_date_and_match_a_full_rebuild(d: Any) -> None:
+    """Each update's points (reused except the changed date) equal the points built afresh."""
+    import random
+
+    from newsmon.core.tables import StagedStore
+    from newsmon.tracker.series import points
+
+    rng = random.Random(7)
+    store = StagedStore({})
+    tracker = SeriesTracker(store)
+    for i in range(120):
+        rec = article_observations(
+            f"a{rng.randint(0, 30)}",
+            observation(rng.choice([10, 20, 30]), d(rng.randint(1, 28)), approximate=i % 3 == 0),
+            source=rng.choice(["guardian", "bbc", "reuters"]),
+            published=PUBLISHED + dt.timedelta(hours=rng.randint(0, 100)),
+        )
+        for update in tracker.process(rec):
+            assert update.points == points(store["aid_trucks_entered@gaza/daily"])
+        if i % 10 == 9:
+            store.rollback()  # a failed publish: the cached points must not be reused
+        elif i % 4 == 0:
+            store.commit()
