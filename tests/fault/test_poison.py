@@ -82,10 +82,13 @@ def test_poison_ends_in_the_dlq_with_a_reason_and_the_next_article_is_processed(
     valid = short_articles(len(poisons()), seed=5)
     outcomes: dict[str, dict[str, Any]] = {}
     failures: list[str] = []
+    stuck = False
 
     for (name, value), good in zip(poisons(), valid, strict=True):
-        if stack.pid("extractor") != pid:
-            failures.append(f"{name}: not tried, the extractor had died")
+        if stack.pid("extractor") != pid or stuck:
+            # Keep a broken extractor from costing the bound for every remaining input.
+            failures.append(f"{name}: not tried, the extractor had died or stopped processing")
+            outcomes[name] = {"outcome": "not tried"}
             continue
         dlq_before = len(stack.read(topics.ARTICLES_DLQ))
         t0 = time.monotonic()
@@ -109,6 +112,7 @@ def test_poison_ends_in_the_dlq_with_a_reason_and_the_next_article_is_processed(
             fate = "extracted, not dead-lettered" if f"poison-{name}" in extracted else "lost"
             if good.id not in extracted:
                 fate += "; the next valid article was not processed"
+                stuck = True
             failures.append(f"{name}: {fate}: {exc}")
             outcomes[name] = {"outcome": fate, "error": str(exc)[:200]}
             continue

@@ -238,10 +238,7 @@ async def for_each_batch(
     async for event in manual.events():
         batch.append(event)
         if len(batch) >= max_size or queue is None or queue.empty():
-            _t0 = time.perf_counter()
             await process(batch)
-            if __import__("os").environ.get("NEWSMON_DEBUG_BATCH"):
-                print("BATCHDBG", len(batch), round(time.perf_counter() - _t0, 4), flush=True)
             for done in batch:
                 await manual.ack(done)
             batch = []

@@ -227,7 +227,7 @@ class EventExtractor:
         for c in verb.children:
             if c.dep_ in ("dobj", "nsubjpass"):
                 objs |= {g.lemma_.lower() for g in c.children if g.dep_ == "compound"}
-        window = {t.lemma_.lower() for t in sentences.of(verb.i)}
+        window: set[str] | None = None  # the sentence's lemmas, read once a rule needs them
         for rule in rules:
             if rule.prt and rule.prt not in prts:
                 continue
@@ -235,8 +235,11 @@ class EventExtractor:
                 continue
             if rule.requires_prep and not (set(rule.requires_prep) & preps):
                 continue
-            if rule.requires_words and not (rule.requires_words & window):
-                continue
+            if rule.requires_words:
+                if window is None:
+                    window = {t.lemma_.lower() for t in sentences.of(verb.i)}
+                if not (rule.requires_words & window):
+                    continue
             return rule
         return None
 

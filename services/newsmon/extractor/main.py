@@ -13,6 +13,7 @@ from newsmon.core import serde, topics
 from newsmon.core.config import Settings
 from newsmon.core.dlq import dead_letter
 from newsmon.core.faustapp import acting_for, faust_topic, make_app, run_worker
+from newsmon.core.intake.validation import text_problem
 from newsmon.core.logs import bound_article, get_logger
 from newsmon.core.metrics import PIPELINE_LATENCY, RECORDS_IN, RECORDS_OUT
 from newsmon.core.models import Article, utcnow
@@ -68,7 +69,11 @@ class ExtractorService:
 
     async def _warm_up(self) -> None:
         started = time.perf_counter()
-        await self.runner.warm_up()
+        try:
+            await self.runner.warm_up()
+        except Exception:  # the first article loads the model instead; never crash the app
+            log.exception("warm_up_failed")
+            return
         log.info("extractor_ready", seconds=round(time.perf_counter() - started, 2))
 
     async def _send(self, topic: Any, key: str, value: bytes) -> None:
@@ -99,6 +104,10 @@ class ExtractorService:
                 await self._reject(
                     "invalid_article", f"not a valid Article: {exc}", value, key_text
                 )
+                continue
+            problem = text_problem(article.body)
+            if problem:
+                await self._reject("pathological_text", problem, value, article.id)
                 continue
             if article.id in seen or self.processed.get(article.id) is not None:
                 m.ARTICLES_SKIPPED.inc()

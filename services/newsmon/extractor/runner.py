@@ -70,15 +70,26 @@ class ExtractionRunner:
                 "ingested_at": "2024-01-01T00:00:00Z",
             }
         )
-        await asyncio.gather(*(self.extract_many([probe]) for _ in range(max(1, self.processes))))
+        # Loading the model is not an article: no per-article time limit applies here.
+        await asyncio.gather(
+            *(self.extract_many([probe], limited=False) for _ in range(max(1, self.processes)))
+        )
 
-    async def extract_many(self, articles: list[Article]) -> list[Extraction]:
+    async def extract_many(
+        self, articles: list[Article], *, limited: bool = True
+    ) -> list[Extraction]:
         """Extract a batch; raises TimeoutError when it takes longer than the per-article limit
         times the batch size (the stuck worker is replaced)."""
+        if limited and self._executor is None:
+            # A new pool (first use, or after a stuck worker was replaced) loads spaCy first,
+            # outside the article's time limit: loading the model is not the article's fault.
+            await self.warm_up()
         executor = self._start()
         loop = asyncio.get_running_loop()
         fn: Any = _extract_in_worker if self.processes > 0 else self._in_thread
         future = loop.run_in_executor(executor, fn, articles)
+        if not limited:
+            return await future  # type: ignore[no-any-return]
         try:
             return await asyncio.wait_for(
                 future, timeout=self.settings.extractor_timeout_s * len(articles)

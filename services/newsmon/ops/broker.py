@@ -163,15 +163,24 @@ def _jvm(settings: Settings, libs: Path, main: str, *args: str) -> list[str]:
     ]
 
 
+def new_cluster_id() -> str:
+    """A Kafka cluster id (base64url of a UUID) that does not start with '-', which the
+    storage tool's argument parser would take for an option."""
+    while True:
+        cid = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not cid.startswith("-"):
+            return cid
+
+
 def _format_storage(settings: Settings, paths: BrokerPaths, libs: Path) -> None:
     if (paths.data / "meta.properties").exists():
         return
     if paths.cluster_id.exists():
         cluster_id = paths.cluster_id.read_text().strip()
     else:
-        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        cluster_id = new_cluster_id()
         paths.cluster_id.write_text(cluster_id)
-    args = ["format", "-t", cluster_id, "-c", str(paths.config), "--ignore-formatted"]
+    args = ["format", f"--cluster-id={cluster_id}", "-c", str(paths.config), "--ignore-formatted"]
     for name, pw in sorted(settings.broker_sasl_users.items()):
         args += ["--add-scram", f"SCRAM-SHA-512=[name={name},password={pw.get_secret_value()}]"]
     res = subprocess.run(

@@ -80,6 +80,17 @@ def test_each_rejection_reason(change: dict[str, Any], reason: Reason, hint: str
     assert v.payload == b"{}" and v.origin == Origin("a.json", 3)
 
 
+def test_a_thousand_character_word_is_not_prose() -> None:
+    """A body with a run of over 1,000 non-space characters is rejected as pathological text;
+    a long URL in an article is still fine."""
+    blob = {**GOOD, "body": "Aid entered Gaza. " + "A" * 1001}
+    v = check(blob, Limits(max_body_bytes=10_000))
+    assert isinstance(v, Rejection) and v.reason is Reason.PATHOLOGICAL_TEXT
+    assert "1,001-character word" in v.detail
+    url = {**GOOD, "body": "See https://example.org/" + "a" * 300 + " for the report."}
+    assert isinstance(check(url, Limits(max_body_bytes=10_000)), Accepted)
+
+
 def test_future_tolerance_is_configurable() -> None:
     """Up to max_future_days ahead is accepted (clock skew, time zones)."""
     v = check({**GOOD, "published_at": "2024-01-11T12:00:00Z"}, Limits(max_future_days=2))

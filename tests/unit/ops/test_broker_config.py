@@ -31,3 +31,11 @@ def test_sasl_users_open_a_sasl_listener(tmp_path: Path) -> None:
     assert "SASL_PLAINTEXT://127.0.0.1:31094" in text
     assert "sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-512" in text
     assert 'user_alice="pw"' in text
+
+
+def test_cluster_ids_never_look_like_options() -> None:
+    """A generated cluster id never starts with '-' (the storage tool would read an option)."""
+    ids = {broker.new_cluster_id() for _ in range(2000)}
+    assert len(ids) == 2000
+    assert not any(i.startswith("-") for i in ids)
+    assert all(len(i) == 22 for i in ids)

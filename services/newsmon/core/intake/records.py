@@ -24,6 +24,7 @@ class Reason(StrEnum):
     FUTURE_DATE = "future_date"
     EMPTY_BODY = "empty_body"
     BODY_TOO_LARGE = "body_too_large"
+    PATHOLOGICAL_TEXT = "pathological_text"
     MISSING_FIELD = "missing_field"
     UNKNOWN_FIELDS = "unknown_fields"
     WRONG_TYPE = "wrong_type"

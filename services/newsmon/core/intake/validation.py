@@ -241,4 +241,23 @@ def _body(value: object, limits: Limits) -> str:
             f"the body is {size:,} bytes, over the limit of {limits.max_body_bytes:,} "
             "(max_body_bytes / NEWSMON_MAX_BODY_BYTES): split the article or raise the limit",
         )
+    problem = text_problem(body)
+    if problem:
+        raise _Invalid(Reason.PATHOLOGICAL_TEXT, problem)
     return body
+
+
+#: No word of news prose is this long; a longer run of non-space characters is an encoded blob
+#: or an attack on the tokenizer, not an article.
+MAX_TOKEN_CHARS = 1000
+
+
+def text_problem(body: str) -> str | None:
+    """Why a body is not prose that can be analysed (None when it is)."""
+    longest = max((len(w) for w in body.split()), default=0)
+    if longest > MAX_TOKEN_CHARS:
+        return (
+            f"the body contains a {longest:,}-character word (the limit is {MAX_TOKEN_CHARS:,}): "
+            "it is not article text; strip embedded data or markup before sending it"
+        )
+    return None
