@@ -136,6 +136,7 @@ def test_batched_table_writes_land_in_each_articles_partition(
             await consumer.seek_to_beginning(*tps)
             ends = await consumer.end_offsets(tps)
             found: dict[str, int] = {}
+
             async def behind() -> bool:
                 return any([await consumer.position(tp) < ends[tp] for tp in tps])
 

@@ -206,15 +206,12 @@ def plot(found: list[MetricUpdate], alerts: list[Alert], path: Path) -> None:
     if dates:
         lo, hi = min(dates), max(dates)
         ax.set_xlim(x(lo) - 0.5, x(hi) + 0.5)
-    # One tick per day at most (a few days of news would otherwise get half-day ticks).
-    ax.xaxis.set_major_locator(
-        mdates.AutoDateLocator(minticks=2, maxticks=10, interval_multiples=True)
-    )  # type: ignore[no-untyped-call]
-    ax.xaxis.set_minor_locator(mdates.DayLocator())  # type: ignore[no-untyped-call]
-    # matplotlib ships DateFormatter without annotations.
+    # matplotlib ships its date locators and formatters without annotations.
+    # A few days of news get one tick per day (the automatic locator picks half days).
+    short = bool(dates) and (max(dates) - min(dates)).days <= 10
+    locator = mdates.DayLocator() if short else mdates.AutoDateLocator(maxticks=10)  # type: ignore[no-untyped-call]
+    ax.xaxis.set_major_locator(locator)
     ax.xaxis.set_major_formatter(mdates.DateFormatter("%d %b %Y"))  # type: ignore[no-untyped-call]
-    if dates and (max(dates) - min(dates)).days <= 10:
-        ax.xaxis.set_major_locator(mdates.DayLocator())  # type: ignore[no-untyped-call]
     fig.autofmt_xdate()
     ax.legend(fontsize=8, loc="best")
     ax.grid(alpha=0.3)

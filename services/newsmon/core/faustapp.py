@@ -147,26 +147,6 @@ def json_table(app: faust.App, name: str, help_: str) -> Any:
     )
 
 
-@contextlib.contextmanager
-def acting_for(event: Any) -> Iterator[None]:
-    """Make `event` Faust's current event while the block runs.
-
-    A table write goes to the changelog partition of the current event. An agent that takes
-    a batch of events (`stream.take_events`) writes each record's state while that record's
-    event is current, so the state lands in the partition of the record it belongs to.
-    """
-    if event is None:
-        yield
-        return
-    from faust.streams import _current_event  # the context variable behind current_event()
-
-    token = _current_event.set(weakref.ref(event))
-    try:
-        yield
-    finally:
-        _current_event.reset(token)
-
-
 async def send_acked(topic: Any, key: str, value: bytes) -> None:
     """Send now and wait for the broker's acknowledgement.
 

@@ -12,7 +12,13 @@ from pydantic import ValidationError
 from newsmon.core import serde, topics
 from newsmon.core.config import Settings
 from newsmon.core.dlq import dead_letter
-from newsmon.core.faustapp import acting_for, faust_topic, make_app, run_worker
+from newsmon.core.faustapp import (
+    event_context,
+    faust_topic,
+    for_each_batch,
+    make_app,
+    run_worker,
+)
 from newsmon.core.intake.validation import text_problem
 from newsmon.core.logs import bound_article, get_logger
 from newsmon.core.metrics import PIPELINE_LATENCY, RECORDS_IN, RECORDS_OUT
@@ -22,9 +28,6 @@ from newsmon.extractor.pipeline import STAGES, Extraction, Extractor
 from newsmon.extractor.runner import ExtractionRunner
 
 log = get_logger(__name__)
-
-#: How long the agent waits to fill a batch (`extractor_batch_size`) before extracting it.
-BATCH_WAIT_S = 0.05
 
 
 class Emit(Protocol):
@@ -81,12 +84,13 @@ class ExtractorService:
 
     # ------------------------------------------------------------------ the agent
     async def _agent(self, stream: Any) -> None:
-        # Batches through nlp.pipe in the worker; each record's table write is made while its
-        # own event is current (acting_for), so it lands in its own changelog partition.
-        async for events in stream.take_events(
-            self.settings.extractor_batch_size, within=BATCH_WAIT_S
-        ):
+        # Batches through nlp.pipe in the worker. Inputs are acked only once their records are
+        # out; each record's table write is made under its own event (event_context), so it
+        # lands in its own changelog partition.
+        async def batch(events: list[Any]) -> None:
             await self.process([(e.key, e.value) for e in events], events)
+
+        await for_each_batch(stream, batch, max_size=self.settings.extractor_batch_size)
 
     async def process(
         self, records: list[tuple[Any, bytes]], events: list[Any] | None = None
@@ -123,11 +127,11 @@ class ExtractorService:
         except Exception as exc:  # isolate the bad article: retry one by one
             log.warning("batch_failed", error=type(exc).__name__, articles=len(batch))
             for article, value, event in batch:
-                with acting_for(event):
+                with event_context(event):
                     await self._one(article, value)
             return
         for (article, _, event), extraction in zip(batch, results, strict=True):
-            with acting_for(event):
+            with event_context(event):
                 await self._publish(article, extraction)
 
     async def _one(self, article: Article, value: bytes) -> None:
