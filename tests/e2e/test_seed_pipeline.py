@@ -45,9 +45,34 @@ def test_up_status_down_manage_one_process_per_service(stack: StackUnderTest) ->
         line = next(x for x in status.stdout.splitlines() if x.startswith(svc))
         assert "ok" in line and str(pids[svc]) in line
         assert f":{stack.settings.port_of(svc)}/metrics" in line
+    # Metrics and HTTP endpoints listen on loopback only (NEWSMON_BIND_HOST's default).
+    listening = _listening_addresses()
+    for svc in SERVICES:
+        assert listening.get(stack.settings.port_of(svc)) == {"127.0.0.1"}, svc
     down = stack.newsmon("down")
     assert down.returncode == 0
     assert all(stack.pid(svc) is None for svc in SERVICES)
+
+
+def _listening_addresses() -> dict[int, set[str]]:
+    """Port -> local addresses of the TCP sockets listening on this machine (/proc/net/tcp*)."""
+    import ipaddress
+
+    out: dict[int, set[str]] = {}
+    for table, size in (("/proc/net/tcp", 4), ("/proc/net/tcp6", 16)):
+        for line in Path(table).read_text().splitlines()[1:]:
+            fields = line.split()
+            if fields[3] != "0A":  # LISTEN
+                continue
+            addr_hex, port_hex = fields[1].split(":")
+            raw = bytes.fromhex(addr_hex)
+            # the kernel prints each 32-bit word in host (little-endian) order
+            words = [raw[i : i + 4][::-1] for i in range(0, size, 4)]
+            addr = ipaddress.ip_address(b"".join(words))
+            if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped:
+                addr = addr.ipv4_mapped
+            out.setdefault(int(port_hex, 16), set()).add(str(addr))
+    return out
 
 
 def _alerts(stack: StackUnderTest) -> list[models.Alert]:
