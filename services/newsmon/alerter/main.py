@@ -29,6 +29,8 @@ from newsmon.core import serde, topics
 from newsmon.core.config import Settings
 from newsmon.core.dlq import dead_letter
 from newsmon.core.faustapp import (
+    Emit,
+    Outgoing,
     await_deliveries,
     event_context,
     faust_topic,
@@ -53,10 +55,6 @@ from newsmon.core.tables import StagedStore
 
 log = get_logger(__name__)
 
-#: Starts sending one record; returns its delivery to await (None when already delivered).
-Emit = Callable[[Any, str, bytes], Awaitable[Awaitable[Any] | None]]
-#: One record to publish: (topic, key, value).
-Outgoing = tuple[Any, str, bytes]
 
 #: Seconds between two samples of the tables' sizes.
 STATE_SAMPLE_S = 30.0

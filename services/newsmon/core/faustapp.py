@@ -157,6 +157,12 @@ async def send_acked(topic: Any, key: str, value: bytes) -> None:
     await delivery
 
 
+#: Starts sending one record; returns its delivery to await (None when already delivered).
+Emit = Callable[[Any, str, bytes], Awaitable[Awaitable[Any] | None]]
+#: One record to publish: (topic, key, value).
+Outgoing = tuple[Any, str, bytes]
+
+
 async def send_started(topic: Any, key: str, value: bytes) -> Awaitable[Any]:
     """Send now without waiting: the delivery to await (with `await_deliveries`) is returned.
 

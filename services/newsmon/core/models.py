@@ -116,8 +116,8 @@ class Entity(Contract):
     mentions: list[Mention]
 
 
-class ArticleEntities(Contract):
-    """Value on `news.entities` (key: `article_id`): every entity of one article."""
+class ArticleRecord(Contract):
+    """The header of the extractor's per-article records: which article, from where, when."""
 
     schema_version: int = SCHEMA_VERSION
     article_id: str
@@ -128,6 +128,11 @@ class ArticleEntities(Contract):
         default=None,
         description="When the article entered the pipeline, carried for end-to-end latency.",
     )
+
+
+class ArticleEntities(ArticleRecord):
+    """Value on `news.entities` (key: `article_id`): every entity of one article."""
+
     entities: list[Entity]
 
 
@@ -152,18 +157,9 @@ class Observation(Contract):
     evidence: Evidence
 
 
-class ArticleObservations(Contract):
+class ArticleObservations(ArticleRecord):
     """Value on `news.observations` (key: `article_id`): every observation of one article."""
 
-    schema_version: int = SCHEMA_VERSION
-    article_id: str
-    source: str
-    published_at: AwareDatetime
-    extracted_at: AwareDatetime
-    ingested_at: AwareDatetime | None = Field(
-        default=None,
-        description="When the article entered the pipeline, carried for end-to-end latency.",
-    )
     observations: list[Observation]
 
 
@@ -189,18 +185,9 @@ class Event(Contract):
     evidence: Evidence
 
 
-class ArticleEvents(Contract):
+class ArticleEvents(ArticleRecord):
     """Value on `news.events` (key: `article_id`): every event of one article."""
 
-    schema_version: int = SCHEMA_VERSION
-    article_id: str
-    source: str
-    published_at: AwareDatetime
-    extracted_at: AwareDatetime
-    ingested_at: AwareDatetime | None = Field(
-        default=None,
-        description="When the article entered the pipeline, carried for end-to-end latency.",
-    )
     events: list[Event]
 
 
