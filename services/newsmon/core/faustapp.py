@@ -26,6 +26,8 @@ from newsmon.core.config import Settings
 from newsmon.core.kafka import client_kwargs, ssl_context
 from newsmon.core.metrics import SERVICE_INFO, SERVICE_READY
 
+_log = logs.get_logger(__name__)
+
 _FAUST_METRICS: FaustMetrics | None = None
 
 
@@ -224,13 +226,42 @@ async def for_each_batch(
     async for event in manual.events():
         batch.append(event)
         if len(batch) >= max_size or queue is None or queue.empty():
-            await process(batch)
+            await _process_with_retries(process, batch)
             for done in batch:
                 await manual.ack(done)
             batch = []
 
 
-async def create_topics(settings: Settings, names: list[str]) -> None:
+#: Delays between attempts at a batch that failed (transient broker or metadata errors).
+RETRY_DELAYS_S = (0.5, 1.0, 2.0, 4.0, 8.0)
+
+
+async def _process_with_retries(
+    process: Callable[[list[Any]], Awaitable[None]], batch: list[Any]
+) -> None:
+    """Process a batch; on an error, wait and process it again (every step is idempotent).
+
+    A batch that is never processed must not be skipped: the agent would go on and its
+    unacked events would hold the committed offset back until a restart. Transient errors
+    (a broker restart, a topic's metadata not yet known) pass within a few attempts; a batch
+    that still fails after the last one crashes the agent, as before.
+    """
+    for delay in (*RETRY_DELAYS_S, None):
+        try:
+            await process(batch)
+            return
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            if delay is None:
+                raise
+            _log.warning("batch_retry", error=f"{type(exc).__name__}: {exc}"[:300], delay_s=delay)
+            await asyncio.sleep(delay)
+
+
+async def create_topics(
+    settings: Settings, names: list[str], compacted: Sequence[str] = ()
+) -> None:
     """Create a service's internal (re-keying) topics before the worker subscribes.
 
     Faust declares them itself, but a topic created in the same instant as the subscription
@@ -247,6 +278,15 @@ async def create_topics(settings: Settings, names: list[str]) -> None:
             NewTopic(n, topics.PARTITIONS, settings.replication_factor)
             for n in names
             if n not in existing
+        ] + [
+            NewTopic(
+                n,
+                topics.PARTITIONS,
+                settings.replication_factor,
+                topic_configs={"cleanup.policy": "compact"},
+            )
+            for n in compacted
+            if n not in existing
         ]
         if missing:
             with contextlib.suppress(TopicAlreadyExistsError):
@@ -260,11 +300,18 @@ def run_worker(
 ) -> None:
     """Run the app as a worker in the foreground until SIGINT/SIGTERM."""
     logs.configure(service, settings.log_level, settings.log_format)
-    if internal_topics:
+    # Table changelogs are created up front too: a changelog Faust creates while the worker
+    # starts can be missing from the consumer's metadata at the first table write, which
+    # Faust reports as PartitionsMismatch ("... has 0 partitions").
+    changelogs = [t.changelog_topic.get_topic_name() for t in app.tables.values()]
+    names = [*internal_topics, *changelogs]
+    if names:
         # A private loop: asyncio.run() would leave no current loop for the Faust worker.
         loop = asyncio.new_event_loop()
         try:
-            loop.run_until_complete(create_topics(settings, list(internal_topics)))
+            loop.run_until_complete(
+                create_topics(settings, list(internal_topics), compacted=changelogs)
+            )
         finally:
             loop.close()
     worker = faust.Worker(
