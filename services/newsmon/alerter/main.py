@@ -34,7 +34,6 @@ from newsmon.core.faustapp import (
     await_deliveries,
     event_context,
     faust_topic,
-    flush_changelogs,
     for_each_batch,
     internal_topic,
     json_table,
@@ -247,8 +246,6 @@ class AlerterService:
             raise
         for store in self.staged:
             store.commit(event_context)
-        # The state's changelog is durable before the inputs are acked (and may commit).
-        await flush_changelogs(self.app)
         for alert, body in admitted:
             RECORDS_OUT.labels(topic=topics.ALERTS.name).inc()
             m.ALERTS.labels(kind=alert.kind, severity=alert.severity, status=alert.status).inc()

@@ -159,25 +159,6 @@ async def send_acked(topic: Any, key: str, value: bytes) -> None:
     await delivery
 
 
-async def flush_changelogs(app: faust.App) -> None:
-    """Wait until every changelog write queued by table updates is acknowledged by the broker.
-
-    Called after a batch's state changes and before its inputs are acked. Faust flushes its
-    producer before committing offsets, but its buffer flush gives up after 0.1 s without
-    progress, so a committed input could otherwise outrun the changelog of the state it
-    changed, and a kill -9 at that moment would lose that state.
-    """
-    producer = app.producer
-    if not getattr(producer, "_producer", None):
-        return  # not connected (agent test contexts): there is nothing to wait for
-    buffer = getattr(producer, "buffer", None)
-    while buffer is not None and buffer.size:
-        await buffer.flush()
-        if buffer.size:
-            await asyncio.sleep(0.01)
-    await producer.flush()
-
-
 #: Starts sending one record; returns its delivery to await (None when already delivered).
 Emit = Callable[[Any, str, bytes], Awaitable[Awaitable[Any] | None]]
 #: One record to publish: (topic, key, value).

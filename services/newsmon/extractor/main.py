@@ -15,7 +15,6 @@ from newsmon.core.dlq import dead_letter
 from newsmon.core.faustapp import (
     event_context,
     faust_topic,
-    flush_changelogs,
     for_each_batch,
     make_app,
     run_worker,
@@ -90,8 +89,6 @@ class ExtractorService:
         # lands in its own changelog partition.
         async def batch(events: list[Any]) -> None:
             await self.process([(e.key, e.value) for e in events], events)
-            # The processed-ids changelog is durable before the inputs are acked.
-            await flush_changelogs(self.app)
 
         await for_each_batch(stream, batch, max_size=self.settings.extractor_batch_size)
 

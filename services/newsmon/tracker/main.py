@@ -30,7 +30,6 @@ from newsmon.core.faustapp import (
     await_deliveries,
     event_context,
     faust_topic,
-    flush_changelogs,
     for_each_batch,
     internal_topic,
     json_table,
@@ -237,8 +236,6 @@ class TrackerService:
                 raise
             for store in stores:
                 store.commit(event_context)
-            # The state's changelog is durable before the inputs are acked (and may commit).
-            await flush_changelogs(self.app)
             for k, result in results:
                 published(k, result)
 
