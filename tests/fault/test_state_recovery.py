@@ -43,7 +43,7 @@ def _results(stack: FaultStack) -> dict[str, Any]:
     }
 
 
-# Known flake, open in issue 7: a rare state loss under kill -9 (Faust can commit an
+# Known flake, open in issue 7: an intermittent state loss under kill -9 (Faust can commit an
 # offset before its changelog is flushed). Three reruns, reported by pytest as reruns;
 # a fourth failure fails the run.
 @pytest.mark.flaky(reruns=3)
