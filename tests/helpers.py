@@ -24,43 +24,14 @@ from typing import Any  # noqa: E402
 
 from newsmon.core import serde, topics  # noqa: E402
 from newsmon.core.config import SERVICES, Settings, to_env  # noqa: E402
-from newsmon.core.kafka import client_kwargs  # noqa: E402
+from newsmon.core.kafka import read_topic_values  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 async def read_topic_async(settings: Settings, spec: topics.TopicSpec) -> list[Any]:
     """Every value currently on a contract topic, decoded, in partition/offset order."""
-    from aiokafka import AIOKafkaConsumer, TopicPartition
-
-    name = topics.topic_name(spec, settings.topic_prefix)
-    consumer = AIOKafkaConsumer(**client_kwargs(settings), enable_auto_commit=False)
-    await consumer.start()
-    try:
-        parts = consumer.partitions_for_topic(name)
-        if not parts:
-            await consumer._client.force_metadata_update()
-            parts = consumer.partitions_for_topic(name) or set()
-        tps = [TopicPartition(name, p) for p in sorted(parts)]
-        consumer.assign(tps)
-        await consumer.seek_to_beginning(*tps)
-        ends = await consumer.end_offsets(tps)
-        out: list[Any] = []
-        remaining = {tp for tp in tps if ends[tp] > 0}
-        while remaining:
-            batch = await consumer.getmany(timeout_ms=2000)
-            for tp, records in batch.items():
-                for r in records:
-                    out.append(serde.decode(spec, r.value))
-                    if r.offset + 1 >= ends[tp]:
-                        remaining.discard(tp)
-            if not batch:
-                for tp in list(remaining):
-                    if await consumer.position(tp) >= ends[tp]:
-                        remaining.discard(tp)
-        return out
-    finally:
-        await consumer.stop()
+    return [serde.decode(spec, v) for v in await read_topic_values(settings, spec)]
 
 
 def read_topic(settings: Settings, spec: topics.TopicSpec) -> list[Any]:

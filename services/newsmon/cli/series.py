@@ -13,13 +13,11 @@ import sys
 from pathlib import Path
 from typing import Any, TextIO
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
 from pydantic import ValidationError
 
 from newsmon.core import topics
-from newsmon.core.config import Settings, load_settings
-from newsmon.core.kafka import client_kwargs
+from newsmon.core.config import load_settings
+from newsmon.core.kafka import read_topic_values
 from newsmon.core.models import Alert, MetricUpdate
 from newsmon.core.textsafe import clean
 
@@ -33,42 +31,6 @@ def register(sub: Any) -> None:
     p.add_argument("--openmetrics", action="store_true", help="print points as OpenMetrics text")
     p.add_argument("--timeout", type=float, default=30.0, help="seconds to read the topics")
     p.set_defaults(func=run_series)
-
-
-async def read_to_end(settings: Settings, spec: topics.TopicSpec, timeout: float) -> list[bytes]:
-    """Every value on a topic from the oldest offset to the current end (no group, no commit)."""
-    name = topics.topic_name(spec, settings.topic_prefix)
-    admin = AIOKafkaAdminClient(**client_kwargs(settings))
-    await admin.start()
-    try:
-        described = await admin.describe_topics([name])
-    finally:
-        await admin.close()
-    parts = [p["partition"] for d in described if d.get("error_code") == 0 for p in d["partitions"]]
-    if not parts:
-        return []
-    consumer = AIOKafkaConsumer(group_id=None, enable_auto_commit=False, **client_kwargs(settings))
-    await consumer.start()
-    values: list[bytes] = []
-    try:
-        tps = [TopicPartition(name, p) for p in sorted(parts)]
-        consumer.assign(tps)
-        await consumer.seek_to_beginning(*tps)
-        ends = await consumer.end_offsets(tps)
-        deadline = asyncio.get_running_loop().time() + timeout
-        pending = {tp for tp in tps if ends[tp] > 0}
-        while pending:
-            if asyncio.get_running_loop().time() > deadline:
-                raise TimeoutError(f"reading {name} took more than {timeout:g}s")
-            batch = await consumer.getmany(*pending, timeout_ms=500)
-            for records in batch.values():
-                values.extend(r.value for r in records if r.value is not None)
-            for tp in list(pending):
-                if await consumer.position(tp) >= ends[tp]:
-                    pending.discard(tp)
-    finally:
-        await consumer.stop()
-    return values
 
 
 def latest_series(values: list[bytes]) -> dict[str, MetricUpdate]:
@@ -225,7 +187,7 @@ def plot(found: list[MetricUpdate], alerts: list[Alert], path: Path) -> None:
 
 def run_series(args: argparse.Namespace) -> int:
     settings = load_settings()
-    series = latest_series(asyncio.run(read_to_end(settings, topics.METRICS, args.timeout)))
+    series = latest_series(asyncio.run(read_topic_values(settings, topics.METRICS, args.timeout)))
     found = select(series, args.metric, args.location)
     if not found:
         what = f"metric {args.metric!r}" if args.metric else "any series"
@@ -246,7 +208,7 @@ def run_series(args: argparse.Namespace) -> int:
         for u in found:
             print_points(u, sys.stdout)
     if args.plot:
-        values = asyncio.run(read_to_end(settings, topics.ALERTS, args.timeout))
+        values = asyncio.run(read_topic_values(settings, topics.ALERTS, args.timeout))
         alerts = []
         for v in values:
             try:

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import ssl
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from newsmon.core.config import KafkaSecurity, Settings
+
+if TYPE_CHECKING:
+    from newsmon.core.topics import TopicSpec
 
 
 def ssl_context(sec: KafkaSecurity) -> ssl.SSLContext | None:
@@ -94,3 +98,46 @@ async def check_connection(settings: Settings, timeout_s: float = 10.0) -> None:
         "running (`newsmon broker start`), or is NEWSMON_KAFKA_BOOTSTRAP right? For a TLS or "
         "SASL listener set NEWSMON_KAFKA_SECURITY__PROTOCOL."
     )
+
+
+async def read_topic_values(
+    settings: Settings, spec: TopicSpec, timeout: float = 60.0
+) -> list[bytes]:
+    """Every value on a topic from the oldest offset to the current end (no group, no commit)."""
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    from newsmon.core import topics
+
+    name = topics.topic_name(spec, settings.topic_prefix)
+    admin = AIOKafkaAdminClient(**client_kwargs(settings))
+    await admin.start()
+    try:
+        described = await admin.describe_topics([name])
+    finally:
+        await admin.close()
+    parts = [p["partition"] for d in described if d.get("error_code") == 0 for p in d["partitions"]]
+    if not parts:
+        return []
+    consumer = AIOKafkaConsumer(group_id=None, enable_auto_commit=False, **client_kwargs(settings))
+    await consumer.start()
+    values: list[bytes] = []
+    try:
+        tps = [TopicPartition(name, p) for p in sorted(parts)]
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        ends = await consumer.end_offsets(tps)
+        deadline = asyncio.get_running_loop().time() + timeout
+        pending = {tp for tp in tps if ends[tp] > 0}
+        while pending:
+            if asyncio.get_running_loop().time() > deadline:
+                raise TimeoutError(f"reading {name} took more than {timeout:g}s")
+            batch = await consumer.getmany(*pending, timeout_ms=500)
+            for records in batch.values():
+                values.extend(r.value for r in records if r.value is not None)
+            for tp in list(pending):
+                if await consumer.position(tp) >= ends[tp]:
+                    pending.discard(tp)
+    finally:
+        await consumer.stop()
+    return values
