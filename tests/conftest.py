@@ -71,6 +71,8 @@ def kafka_settings(
             "tracker_port": free_port(),
             "alerter_port": free_port(),
             "prometheus_port": free_port(),
+            # A stalled agent is restarted after 30 s rather than 120 s (the test budgets).
+            "stall_timeout_s": 30.0,
         }
         base.update(overrides)
         return Settings(**base)

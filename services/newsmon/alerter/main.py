@@ -32,6 +32,7 @@ from newsmon.core.faustapp import (
     Emit,
     Outgoing,
     await_deliveries,
+    cached_table,
     event_context,
     faust_topic,
     for_each_batch,
@@ -90,7 +91,10 @@ class AlerterService:
         self.active = json_table(self.app, "active", "Firing threshold alerts per rule|subject")
         self.evaluator = Evaluator(self.rules)
         # The gate writes to staged views; writes reach the tables once the alert is acked.
-        self.staged = [StagedStore(t) for t in (self.emitted, self.last_fired, self.active)]
+        self.staged = [
+            StagedStore(cached_table(self.app, t, settings))
+            for t in (self.emitted, self.last_fired, self.active)
+        ]
         emitted, last_fired, active = self.staged
         self.gate = AlertGate(self.rules, emitted, last_fired, active, settings.alert_suppression_s)
         self.emit: Emit = send_started

@@ -78,8 +78,14 @@ def run_service(args: argparse.Namespace) -> int:
     except KafkaUnavailable as exc:
         print(f"newsmon run {args.service}: {exc}", file=sys.stderr)
         return 2
+    from newsmon.core import watchdog
+
     module = importlib.import_module(f"newsmon.{args.service}.main")
-    module.run(settings)
+    try:
+        module.run(settings)
+    finally:
+        if watchdog.restart_requested():
+            watchdog.exec_self()  # the stall watchdog stopped the worker: start afresh
     return 0
 
 

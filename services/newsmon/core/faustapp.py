@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import time
 import weakref
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
@@ -21,10 +22,11 @@ from faust.sensors.prometheus import FaustMetrics, PrometheusMonitor
 from faust.web import Request, Response, View
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 
-from newsmon.core import logs, topics
+from newsmon.core import logs, topics, watchdog
 from newsmon.core.config import Settings
 from newsmon.core.kafka import client_kwargs, ssl_context
-from newsmon.core.metrics import SERVICE_INFO, SERVICE_READY
+from newsmon.core.metrics import COMMITS_DEFERRED, SERVICE_INFO, SERVICE_READY, STALLS
+from newsmon.core.tables import CachedTable
 
 _log = logs.get_logger(__name__)
 
@@ -52,6 +54,107 @@ def broker_credentials(settings: Settings) -> Any:
     if ctx is not None:
         return faust.SSLCredentials(ctx)
     return None
+
+
+#: Longest a commit waits for the changelog records written before it (then it is deferred).
+COMMIT_WAIT_S = 10.0
+
+
+class ChangelogWatch:
+    """The table changelog records of one app not yet acknowledged by the broker.
+
+    Faust's own flush before a commit gives up after 0.1 s without progress, and misses a
+    record its buffer is handing to the client, so a kill could leave an input's offset
+    committed while the changelog of the state it changed was never written. With the
+    guard (`_install_commit_guard`) a commit first waits for every changelog record written
+    before it; if they are not all acknowledged within `COMMIT_WAIT_S` the commit is deferred
+    (the offsets stay acked and go with a later commit), and a record the client failed to
+    deliver crashes the worker, which then restarts from the last safe commit.
+    """
+
+    def __init__(self, app: faust.App) -> None:
+        self.app = app
+        self.pending: set[asyncio.Future[Any]] = set()
+        self.deferred = 0
+
+    def add(self, fut: asyncio.Future[Any]) -> None:
+        if fut.done():
+            return
+        self.pending.add(fut)
+        fut.add_done_callback(self.pending.discard)
+
+    async def settled(self, timeout: float) -> bool:
+        """True once every record written so far is acknowledged; False after `timeout` s."""
+        snapshot = list(self.pending)
+        if snapshot:
+            _done, not_done = await asyncio.wait(snapshot, timeout=timeout)
+            if not_done:
+                self.deferred += 1
+                return False
+            for fut in snapshot:
+                if not fut.cancelled() and fut.exception() is not None:
+                    raise ChangelogWriteFailed(fut.exception())  # type: ignore[arg-type]
+        return True
+
+
+class ChangelogWriteFailed(RuntimeError):
+    """A table's changelog record could not be delivered: the worker stops before committing."""
+
+    def __init__(self, cause: BaseException) -> None:
+        super().__init__(f"changelog record not delivered: {type(cause).__name__}: {cause}")
+        self.cause = cause
+
+
+def changelog_watch(app: faust.App) -> ChangelogWatch | None:
+    watch: ChangelogWatch | None = getattr(app, "_newsmon_changelogs", None)
+    return watch
+
+
+def _install_commit_guard() -> None:
+    """Make Faust commit an input's offset only after the changelog of its state changes.
+
+    Two class-level wraps, installed once per process: `send_changelog` of every table
+    records its record's future in the app's `ChangelogWatch`, and the consumer's
+    `_commit_offsets` waits for them before it commits (apps without a watch are untouched).
+    """
+    from faust.tables.base import Collection
+    from faust.transport.consumer import Consumer
+
+    if getattr(Consumer._commit_offsets, "_newsmon_guard", False):
+        return
+    send_changelog = Collection.send_changelog
+    commit_offsets = Consumer._commit_offsets
+
+    def watched_send_changelog(self: Any, *args: Any, **kwargs: Any) -> Any:
+        fut = send_changelog(self, *args, **kwargs)
+        watch = changelog_watch(self.app)
+        if watch is not None:
+            watch.add(fut)
+        return fut
+
+    async def guarded_commit_offsets(self: Any, offsets: Any, *args: Any, **kwargs: Any) -> bool:
+        watch = changelog_watch(self.app)
+        if watch is not None:
+            try:
+                if not await watch.settled(COMMIT_WAIT_S):
+                    COMMITS_DEFERRED.inc()
+                    _log.warning(
+                        "commit_deferred",
+                        reason="changelog records not yet acknowledged",
+                        pending=len(watch.pending),
+                        wait_s=COMMIT_WAIT_S,
+                    )
+                    return False
+            except ChangelogWriteFailed as exc:
+                _log.error("changelog_write_failed", error=str(exc)[:300])
+                await self.crash(exc)
+                return False
+        result: bool = await commit_offsets(self, offsets, *args, **kwargs)
+        return result
+
+    guarded_commit_offsets._newsmon_guard = True  # type: ignore[attr-defined]
+    Collection.send_changelog = watched_send_changelog  # type: ignore[method-assign]
+    Consumer._commit_offsets = guarded_commit_offsets  # type: ignore[method-assign]
 
 
 def make_app(service: str, settings: Settings, **overrides: Any) -> faust.App:
@@ -85,6 +188,9 @@ def make_app(service: str, settings: Settings, **overrides: Any) -> faust.App:
     Path(conf["datadir"]).parent.mkdir(parents=True, exist_ok=True)
     app = faust.App(f"{settings.topic_prefix}newsmon-{service}", **conf)
     app.monitor = PrometheusMonitor(metrics=_faust_metrics())
+    _install_commit_guard()
+    app._newsmon_changelogs = ChangelogWatch(app)  # type: ignore[attr-defined]
+    app._newsmon_table_options = rocksdb_options(settings)  # type: ignore[attr-defined]
     SERVICE_INFO.info({"service": service})
     started = time.time()
     assigned_once = asyncio.Event()
@@ -94,26 +200,131 @@ def make_app(service: str, settings: Settings, **overrides: Any) -> faust.App:
         body = generate_latest(REGISTRY)
         return AioResponse(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})  # type: ignore[return-value]
 
+    stall = watchdog.StallWatch(settings.stall_timeout_s)
+    app._newsmon_stall_watch = stall  # type: ignore[attr-defined]
+
     @app.page("/health")
     async def health(self: View, request: Request) -> Response:
         assigned = sorted(f"{tp.topic}:{tp.partition}" for tp in app.assignor.assigned_actives())
         ready = assigned_once.is_set() and not app.rebalancing
+        status = "stalled" if stall.stalled else "ok" if ready else "starting"
         return self.json(
             {
                 "service": service,
-                "status": "ok" if ready else "starting",
+                "status": status,
                 "rebalancing": bool(app.rebalancing),
                 "assigned": assigned,
+                "stalled": {f"{tp.topic}:{tp.partition}": v for tp, v in stall.stalled.items()},
+                "stalls": stall.stalls,
+                "restarts": watchdog.restarts(),
                 "uptime_s": round(time.time() - started, 1),
             }
         )
 
+    caches: list[CachedTable] = []
+    app._newsmon_caches = caches  # type: ignore[attr-defined]
+
+    @app.on_partitions_revoked.connect  # type: ignore[arg-type]  # faust's stub is too narrow
+    async def _revoked(sender: Any, *args: Any, **kwargs: Any) -> None:
+        for cache in caches:
+            cache.clear_cache()
+
     @app.on_partitions_assigned.connect  # type: ignore[arg-type]  # faust's stub is too narrow
     async def _assigned(sender: Any, *args: Any, **kwargs: Any) -> None:
+        for cache in caches:
+            cache.clear_cache()
         assigned_once.set()
         SERVICE_READY.set(1)
+        stall.assigned(_input_partitions(app), watchdog.now())
+
+    if settings.stall_timeout_s > 0:
+        interval = max(0.5, min(5.0, settings.stall_timeout_s / 4))
+
+        @app.timer(interval=interval, name=f"{service}-stall-watchdog")  # type: ignore[untyped-decorator]
+        async def _watch_for_stalls() -> None:
+            await _check_stalls(app, service, settings, stall)
 
     return app
+
+
+def _input_partitions(app: faust.App) -> set[Any]:
+    """The worker's active partitions of its agents' input topics (no changelogs)."""
+    inputs: set[str] = set()
+    for agent in app.agents.values():
+        inputs.update(getattr(agent.channel, "topics", ()) or ())
+    return {tp for tp in app.assignor.assigned_actives() if tp.topic in inputs}
+
+
+async def _check_stalls(
+    app: faust.App, service: str, settings: Settings, stall: watchdog.StallWatch
+) -> None:
+    now = watchdog.now()
+    recovery = getattr(app.tables, "recovery", None)
+    if app.rebalancing or getattr(recovery, "in_recovery", False) or not stall.partitions:
+        stall.pause(now)
+        return
+    tps = list(stall.partitions)
+    try:
+        ends = await asyncio.wait_for(app.consumer.highwaters(*tps), timeout=10.0)
+    except Exception as exc:  # broker unreachable: that time does not count as a stall
+        _log.debug("stall_check_skipped", error=type(exc).__name__)
+        stall.pause(watchdog.now())
+        return
+    committed_map = getattr(app.consumer, "_committed_offset", {})
+    committed = {tp: committed_map.get(tp) for tp in tps}
+    before = stall.stalls
+    found = stall.check(ends, committed, now)
+    if stall.stalls > before:
+        STALLS.inc(stall.stalls - before)
+        _log.error(
+            "stream_stalled",
+            partitions={f"{tp.topic}:{tp.partition}": v for tp, v in found.items()},
+            timeout_s=settings.stall_timeout_s,
+            action=settings.stall_action,
+        )
+        _log.error("stall_diagnostics", tasks=_task_stacks())
+        if settings.stall_action == "restart":
+            watchdog.request_restart(
+                f"{service}: {len(found)} partition(s) stalled ("
+                + ", ".join(sorted({v["kind"] for v in found.values()}))
+                + ")"
+            )
+
+
+def _task_stacks(limit: int = 200) -> list[str]:
+    """Where every asyncio task of the process waits (its await chain), for a stall report."""
+    out = []
+    for task in list(asyncio.all_tasks())[:limit]:
+        chain: list[str] = []
+        coro: Any = task.get_coro()
+        while coro is not None and len(chain) < 12:
+            frame = next(
+                (
+                    getattr(coro, a)
+                    for a in ("cr_frame", "gi_frame", "ag_frame")
+                    if hasattr(coro, a)
+                ),
+                None,
+            )
+            if frame is not None:
+                chain.append(
+                    f"{Path(frame.f_code.co_filename).name}:{frame.f_lineno} {frame.f_code.co_name}"
+                )
+            coro = next(
+                (
+                    getattr(coro, a)
+                    for a in ("cr_await", "gi_yieldfrom", "ag_await")
+                    if hasattr(coro, a)
+                ),
+                None,
+            )
+        out.append(f"{task.get_name()}: " + " -> ".join(chain))
+    return out
+
+
+def stall_watch(app: Any) -> watchdog.StallWatch | None:
+    watch: watchdog.StallWatch | None = getattr(app, "_newsmon_stall_watch", None)
+    return watch
 
 
 def faust_topic(app: faust.App, spec: topics.TopicSpec, settings: Settings) -> Any:
@@ -138,6 +349,32 @@ def internal_topic(app: faust.App, settings: Settings, service: str, suffix: str
     )
 
 
+def cached_table(app: faust.App, table: Any, settings: Settings) -> CachedTable:
+    """`table` behind a read cache that is emptied whenever the worker's partitions change."""
+    cache = CachedTable(table, settings.table_cache_entries)
+    app._newsmon_caches.append(cache)  # type: ignore[attr-defined]
+    return cache
+
+
+def rocksdb_options(settings: Settings) -> dict[str, Any]:
+    """RocksDB options of every table partition: bounded write buffers and block cache."""
+    mib = 1024 * 1024
+    return {
+        "write_buffer_size": settings.rocksdb_write_buffer_mib * mib,
+        "max_write_buffer_number": 2,
+        "block_cache_size": settings.rocksdb_block_cache_mib * mib,
+        "max_open_files": 64,
+    }
+
+
+def table_options(app: faust.App) -> dict[str, Any] | None:
+    """The store options of the app's tables (a fresh dict: Faust pops keys from it)."""
+    options: dict[str, Any] | None = getattr(app, "_newsmon_table_options", None)
+    if options is None or not str(app.conf.store).startswith("rocksdb"):
+        return None
+    return dict(options)
+
+
 def json_table(app: faust.App, name: str, help_: str) -> Any:
     """A table with JSON keys and values (plain dicts, never pydantic objects)."""
     return app.Table(
@@ -146,6 +383,7 @@ def json_table(app: faust.App, name: str, help_: str) -> Any:
         partitions=topics.PARTITIONS,
         schema=faust.Schema(key_serializer="json", value_serializer="json"),
         help=help_,
+        options=table_options(app),
     )
 
 
@@ -222,14 +460,34 @@ async def for_each_batch(
     """
     manual = stream.noack()
     queue = getattr(manual.channel, "queue", None)
+    watch = stall_watch(getattr(stream, "app", None))
+    inject = _injected_stall()
+    done = 0
     batch: list[Any] = []
     async for event in manual.events():
         batch.append(event)
         if len(batch) >= max_size or queue is None or queue.empty():
             await _process_with_retries(process, batch)
-            for done in batch:
-                await manual.ack(done)
+            for finished in batch:
+                await manual.ack(finished)
+            if watch is not None:
+                now = watchdog.now()
+                for finished in batch:
+                    msg = finished.message
+                    watch.progressed(msg.tp, msg.offset + 1, now)
+            done += len(batch)
             batch = []
+            if inject is not None and done >= inject:
+                _log.warning("fault_injected", fault="stall", after_records=done)
+                await asyncio.Event().wait()  # never set: this agent reads nothing more
+
+
+def _injected_stall() -> int | None:
+    """The record count after which the agent hangs (tests only; first process life only)."""
+    value = os.environ.get(watchdog.STALL_INJECT_ENV)
+    if not value or watchdog.restarts() > 0:
+        return None
+    return int(value)
 
 
 #: Delays between attempts at a batch that failed (transient broker or metadata errors).

@@ -27,3 +27,11 @@ PIPELINE_LATENCY = Histogram(
     ["stage"],
     buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120, 300),
 )
+COMMITS_DEFERRED = Counter(
+    "newsmon_commits_deferred_total",
+    "Offset commits put off because table changelog records were not yet acknowledged",
+)
+STALLS = Counter(
+    "newsmon_stream_stalls_total",
+    "Times an agent had unread records on its partitions and read none for the stall limit",
+)

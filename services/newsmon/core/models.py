@@ -198,14 +198,20 @@ class SeriesPoint(Contract):
     value: float
     approximate: bool = False
     corroboration: int = Field(ge=1, description="How many distinct sources reported this value.")
+    reports: int = Field(
+        default=1, ge=1, description="How many articles reported this value for this date."
+    )
     sources: list[str]
-    article_ids: list[str]
+    article_ids: list[str] = Field(
+        description="Articles that reported this value (the first 10 counted, sorted)."
+    )
     claimants: list[str] = Field(default_factory=list)
     alternatives: list[float] = Field(
         default_factory=list, description="Conflicting values reported for the same date."
     )
     evidence: list[SourcedEvidence] = Field(
-        default_factory=list, description="The sentences that reported the chosen value."
+        default_factory=list,
+        description="The sentences that reported the chosen value (the 3 earliest published).",
     )
 
 

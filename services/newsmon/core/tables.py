@@ -12,6 +12,7 @@ every step is idempotent), and at worst republishes some with the same key and c
 from __future__ import annotations
 
 import contextlib
+from collections import OrderedDict
 from collections.abc import Callable, Iterator, MutableMapping
 from contextlib import AbstractContextManager
 from typing import Any
@@ -114,3 +115,73 @@ class StagedStore(MutableMapping[str, Any]):
         self.pending.clear()
         self._owners.clear()
         self._undo.clear()
+
+
+class CachedTable(MutableMapping[str, Any]):
+    """A read cache in front of a Faust table: the decoded values of recently used keys.
+
+    A RocksDB-backed table decodes a key's JSON on every read; the tracker reads each series
+    or actor state once per record, so the decoding grew with the state's size. The values
+    written are kept as the objects written (the services' logic never mutates a stored value
+    in place; it builds a new one and assigns it), misses are kept as None, and at most
+    `max_entries` keys are held (least recently used first out). `clear_cache()` must be
+    called when the worker's partitions change: a table is only written by its own agent, but
+    a new assignment fills partitions from their changelogs.
+    """
+
+    def __init__(self, table: MutableMapping[str, Any], max_entries: int = 10_000) -> None:
+        self.table = table
+        self.max_entries = max_entries
+        self._cache: OrderedDict[str, Any] = OrderedDict()
+        self.hits = 0
+        self.misses = 0
+
+    def _remember(self, key: str, value: Any) -> None:
+        self._cache[key] = value
+        self._cache.move_to_end(key)
+        if len(self._cache) > self.max_entries:
+            self._cache.popitem(last=False)
+
+    def _read(self, key: str) -> Any:
+        if key in self._cache:
+            self.hits += 1
+            self._cache.move_to_end(key)
+            return self._cache[key]
+        self.misses += 1
+        value = self.table.get(key)
+        self._remember(key, value)
+        return value
+
+    def __getitem__(self, key: str) -> Any:
+        value = self._read(key)
+        if value is None:
+            raise KeyError(key)
+        return value
+
+    def get(self, key: str, default: Any = None) -> Any:
+        value = self._read(key)
+        return default if value is None else value
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, str) and self._read(key) is not None
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self.table[key] = value
+        self._remember(key, value)
+
+    def __delitem__(self, key: str) -> None:
+        self._cache.pop(key, None)
+        del self.table[key]
+
+    def pop(self, key: str, default: Any = None) -> Any:
+        self._cache.pop(key, None)
+        return self.table.pop(key, default)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.table)
+
+    def __len__(self) -> int:
+        return len(self.table)
+
+    def clear_cache(self) -> None:
+        self._cache.clear()

@@ -18,6 +18,7 @@ from newsmon.core.faustapp import (
     for_each_batch,
     make_app,
     run_worker,
+    table_options,
 )
 from newsmon.core.intake.validation import text_problem
 from newsmon.core.logs import bound_article, get_logger
@@ -60,6 +61,7 @@ class ExtractorService:
             partitions=topics.PARTITIONS,
             schema=faust.Schema(key_serializer="raw", value_serializer="json"),
             help="Article ids already extracted (value: extraction time)",
+            options=table_options(self.app),
         )
         self.runner = ExtractionRunner(settings, extractor)
         self.emit: Emit = self._send

@@ -28,6 +28,7 @@ from newsmon.core.faustapp import (
     Emit,
     Outgoing,
     await_deliveries,
+    cached_table,
     event_context,
     faust_topic,
     for_each_batch,
@@ -83,6 +84,9 @@ class TrackerService:
         self.by_pair = internal_topic(self.app, settings, "tracker", "by-pair")
 
         self.series_table = json_table(self.app, "series", "Series state by series id")
+        self.series_seen = json_table(
+            self.app, "series-reports", "'series|date|article|value' reports already counted"
+        )
         self.actors_table = json_table(self.app, "actors", "Actor state by actor id")
         self.actor_articles = json_table(
             self.app, "actor-articles", "'actor|article' keys already counted"
@@ -92,13 +96,18 @@ class TrackerService:
         )
 
         # The logic writes to staged views; writes reach the tables once outputs are acked.
-        self.staged = {
-            "series": StagedStore(self.series_table),
-            "actors": StagedStore(self.actors_table),
-            "actor-articles": StagedStore(self.actor_articles),
-            "tone": StagedStore(self.tone_table),
+        tables = {
+            "series": self.series_table,
+            "series-reports": self.series_seen,
+            "actors": self.actors_table,
+            "actor-articles": self.actor_articles,
+            "tone": self.tone_table,
         }
-        self.series = SeriesTracker(self.staged["series"])
+        self.staged = {
+            name: StagedStore(cached_table(self.app, table, settings))
+            for name, table in tables.items()
+        }
+        self.series = SeriesTracker(self.staged["series"], self.staged["series-reports"])
         self.actors = ActorRegistry(self.staged["actors"], self.staged["actor-articles"])
         self.tone = ToneTracker(self.staged["tone"], settings.tone_window_days)
         self.emit: Emit = send_started
@@ -124,6 +133,7 @@ class TrackerService:
         """Export the number of entries of each table (state size)."""
         sizes = {
             "series": len(self.series_table),
+            "series-reports": len(self.series_seen),
             "actors": len(self.actors_table),
             "actor-articles": len(self.actor_articles),
             "tone": len(self.tone_table),
@@ -264,7 +274,11 @@ class TrackerService:
             )
 
         return self._stateful(
-            self.series.apply, "series", [self.staged["series"]], publish, published
+            self.series.apply,
+            "series",
+            [self.staged["series"], self.staged["series-reports"]],
+            publish,
+            published,
         )
 
     def _actors_agent(self) -> Callable[[Any], Awaitable[None]]:

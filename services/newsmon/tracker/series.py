@@ -6,8 +6,9 @@ own series (the period is part of the id), so they never mix with daily actuals.
 
 Policy for one date (documented in the README, tested in tests/unit/tracker):
 * the same figure (value) for the same date from the same article counts once;
-* the same figure from different sources raises its corroboration (distinct sources) and
-  keeps the list of sources, articles, claimants and evidence;
+* the same figure from different sources raises its corroboration (distinct sources) and its
+  report count, and keeps the list of sources (all), article ids (the first 10 counted),
+  claimants (10) and evidence sentences (the 3 earliest published);
 * conflicting figures for one date are all kept; the series value for the date is the figure
   reported by the most distinct sources, then the most recently published one (a later report
   usually corrects an earlier one), then the exact one over an approximate one, then the larger;
@@ -15,7 +16,11 @@ Policy for one date (documented in the README, tested in tests/unit/tracker):
 * a value is approximate only when every report of it is approximate ("about 30" and "30"
   make an exact 30).
 
-The state of a series is a plain JSON-serialisable dict (it lives in a Faust table).
+The state of a series is a plain JSON-serialisable dict (it lives in a Faust table): per date,
+per distinct value, the reports folded into one figure (distinct sources, latest publication,
+approximate flag, report count, and at most a few article ids and evidence sentences), so an
+update costs the same whether a thousand articles or one reported the figure. The keys of the
+reports already counted live in a second table (`seen`).
 """
 
 from __future__ import annotations
@@ -24,7 +29,6 @@ import bisect
 import datetime as dt
 from collections import OrderedDict
 from collections.abc import MutableMapping
-from dataclasses import dataclass
 from typing import Any
 
 from newsmon.core.ids import slugify
@@ -37,8 +41,14 @@ from newsmon.core.models import (
     utcnow,
 )
 
-#: A series keeps at most this many reports; the oldest dates are dropped first.
-MAX_REPORTS = 5000
+#: A series keeps at most this many dates; the oldest are dropped first.
+MAX_DATES = 2000
+#: Per figure of a date: the evidence sentences, article ids and claimants kept (the counts
+#: -- reports, corroboration -- stay exact). The state of a series therefore grows with its
+#: dates and distinct figures, not with the number of articles that report them.
+MAX_EVIDENCE = 3
+MAX_ARTICLE_IDS = 10
+MAX_CLAIMANTS = 10
 
 #: How many series keep their points cached between updates (see SeriesTracker.apply).
 POINTS_CACHED = 256
@@ -56,6 +66,8 @@ REPORT_QUALIFIERS = frozenset(
 
 SeriesState = dict[str, Any]
 Report = dict[str, Any]
+#: One value reported for one date, with its reports folded in (sources, counts, evidence).
+Figure = dict[str, Any]
 
 
 def relevant_qualifiers(qualifiers: list[str] | tuple[str, ...]) -> list[str]:
@@ -115,84 +127,113 @@ def route_observations(rec: ArticleObservations) -> list[tuple[str, Report]]:
     return out
 
 
-@dataclass(frozen=True)
-class _Figure:
-    value: float
-    reports: list[Report]
-
-    @property
-    def sources(self) -> list[str]:
-        return sorted({r["source"] for r in self.reports})
-
-    @property
-    def latest(self) -> str:
-        return str(max(r["published_at"] for r in self.reports))
-
-    @property
-    def approximate(self) -> bool:
-        return all(r["approximate"] for r in self.reports)
+def _figure_key(value: float) -> str:
+    return repr(_value_key(value))
 
 
-def _choose(figures: list[_Figure]) -> _Figure:
+def seen_key(sid: str, report: Report) -> str:
+    """The dedup key of a report: one figure (value) of one date from one article."""
+    return f"{sid}|{report['as_of']}|{report['article_id']}|{_figure_key(report['value'])}"
+
+
+def _merge(figure: Figure | None, report: Report) -> Figure:
+    """A date's figure (one value) with one more report folded in; a new dict."""
+    entry = {
+        "article_id": report["article_id"],
+        "published_at": report["published_at"],
+        **report["evidence"],
+    }
+    if figure is None:
+        return {
+            "value": report["value"],
+            "sources": [report["source"]],
+            "latest": report["published_at"],
+            "approximate": bool(report["approximate"]),
+            "reports": 1,
+            "article_ids": [report["article_id"]],
+            "claimants": [report["claimant"]] if report["claimant"] else [],
+            "evidence": [entry],
+        }
+    evidence = list(figure["evidence"])
+    if not any(
+        e["article_id"] == entry["article_id"] and e["start"] == entry["start"] for e in evidence
+    ):
+        bisect.insort(evidence, entry, key=_evidence_order)
+        del evidence[MAX_EVIDENCE:]
+    articles = figure["article_ids"]
+    if report["article_id"] not in articles and len(articles) < MAX_ARTICLE_IDS:
+        articles = sorted([*articles, report["article_id"]])
+    claimants = figure["claimants"]
+    if report["claimant"] and report["claimant"] not in claimants:
+        claimants = sorted([*claimants, report["claimant"]])[:MAX_CLAIMANTS]
+    return {
+        "value": figure["value"],
+        "sources": sorted({*figure["sources"], report["source"]}),
+        "latest": max(figure["latest"], report["published_at"]),
+        "approximate": figure["approximate"] and bool(report["approximate"]),
+        "reports": figure["reports"] + 1,
+        "article_ids": articles,
+        "claimants": claimants,
+        "evidence": evidence,
+    }
+
+
+def _evidence_order(e: dict[str, Any]) -> tuple[str, str, int]:
+    return (e["published_at"], e["article_id"], e["start"])
+
+
+def _choose(figures: list[Figure]) -> Figure:
     """The figure that stands for a date (see the module docstring for the policy)."""
     return max(
         figures,
-        key=lambda f: (len(f.sources), f.latest, not f.approximate, f.value),
+        key=lambda f: (len(f["sources"]), f["latest"], not f["approximate"], f["value"]),
     )
 
 
-def _point(as_of: str, reports: list[Report]) -> SeriesPoint:
-    """The point of one date from that date's reports (in series order)."""
-    by_value: dict[float, list[Report]] = {}
-    for r in reports:
-        by_value.setdefault(r["value"], []).append(r)
-    figures = [_Figure(v, rs) for v, rs in by_value.items()]
+def _point(as_of: str, by_value: dict[str, Figure]) -> SeriesPoint:
+    """The point of one date from that date's figures."""
+    figures = list(by_value.values())
     chosen = _choose(figures)
-    evidence: list[SourcedEvidence] = []
-    seen: set[tuple[str, int]] = set()
-    for r in sorted(chosen.reports, key=lambda r: (r["published_at"], r["article_id"])):
-        ev = r["evidence"]
-        if (r["article_id"], ev["start"]) not in seen:
-            seen.add((r["article_id"], ev["start"]))
-            evidence.append(SourcedEvidence(article_id=r["article_id"], **ev))
     return SeriesPoint(
         as_of=dt.date.fromisoformat(as_of),
-        value=chosen.value,
-        approximate=chosen.approximate,
-        corroboration=len(chosen.sources),
-        sources=chosen.sources,
-        article_ids=sorted({r["article_id"] for r in chosen.reports}),
-        claimants=sorted({r["claimant"] for r in chosen.reports if r["claimant"]}),
-        alternatives=sorted(f.value for f in figures if f is not chosen),
-        evidence=evidence,
+        value=chosen["value"],
+        approximate=chosen["approximate"],
+        corroboration=len(chosen["sources"]),
+        reports=chosen["reports"],
+        sources=chosen["sources"],
+        article_ids=chosen["article_ids"],
+        claimants=chosen["claimants"],
+        alternatives=sorted(f["value"] for f in figures if f is not chosen),
+        evidence=[
+            SourcedEvidence(
+                article_id=e["article_id"], text=e["text"], start=e["start"], end=e["end"]
+            )
+            for e in chosen["evidence"]
+        ],
     )
 
 
 def points(state: SeriesState) -> list[SeriesPoint]:
     """The series' points, one per date, ordered by `as_of`."""
-    by_date: dict[str, list[Report]] = {}
-    for r in state["reports"]:
-        by_date.setdefault(r["as_of"], []).append(r)
-    return [_point(as_of, by_date[as_of]) for as_of in sorted(by_date)]
+    dates = state["dates"]
+    return [_point(as_of, dates[as_of]) for as_of in sorted(dates)]
 
 
 def repoint(previous: list[SeriesPoint], state: SeriesState, as_of: str) -> list[SeriesPoint]:
-    """`points(state)` when only the reports of `as_of` differ from those `previous` came from.
+    """`points(state)` when only the date `as_of` differs from the state `previous` came from.
 
-    A point depends on its own date's reports only, so the other points are reused rather than
+    A point depends on its own date's figures only, so the other points are reused rather than
     rebuilt (building every point on every update made an update cost grow with the series).
     """
-    reports = state["reports"]
-    lo = bisect.bisect_left(reports, as_of, key=_report_date)
-    hi = bisect.bisect_right(reports, as_of, lo=lo, key=_report_date)
     out = list(previous)
     date = dt.date.fromisoformat(as_of)
     i = bisect.bisect_left(out, date, key=_point_date)
-    if lo == hi:  # no report left for the date
+    figures = state["dates"].get(as_of)
+    if not figures:
         if i < len(out) and out[i].as_of == date:
             del out[i]
         return out
-    point = _point(as_of, reports[lo:hi])
+    point = _point(as_of, figures)
     if i < len(out) and out[i].as_of == date:
         out[i] = point
     else:
@@ -204,32 +245,34 @@ def _point_date(p: SeriesPoint) -> dt.date:
     return p.as_of
 
 
-def _report_date(r: Report) -> str:
-    return str(r["as_of"])
+def add_report(
+    state: SeriesState | None, sid: str, report: Report, seen: MutableMapping[str, Any]
+) -> tuple[SeriesState, bool]:
+    """Add one report to a series; returns the new state and whether anything changed.
 
-
-def _report_order(r: Report) -> tuple[str, str, str, float]:
-    return (r["as_of"], r["published_at"], r["article_id"], r["value"])
-
-
-def add_report(state: SeriesState | None, sid: str, report: Report) -> tuple[SeriesState, bool]:
-    """Add one report to a series; returns the new state and whether anything changed."""
+    `seen` holds the dedup keys (`seen_key`): the same figure for the same date from the same
+    article counts once, however often it is redelivered.
+    """
+    key = seen_key(sid, report)
+    if seen.get(key):
+        return state if state is not None else _empty(sid, report), False
+    seen[key] = True
     if state is None:
-        state = {"series_id": sid, **report["series"], "reports": []}
-    reports = list(state["reports"])  # kept sorted by _report_order
-    # Reports are ordered by date first: only the reports of the same date can be duplicates.
+        state = _empty(sid, report)
+    dates = dict(state["dates"])
     as_of = report["as_of"]
-    lo = bisect.bisect_left(reports, as_of, key=_report_date)
-    hi = bisect.bisect_right(reports, as_of, lo=lo, key=_report_date)
-    for r in reports[lo:hi]:
-        if r["article_id"] == report["article_id"] and r["value"] == report["value"]:
-            return state, False
-    stored = {k: v for k, v in report.items() if k != "series"}
-    # Inserted in order rather than re-sorting the whole series (the keys are unique here).
-    bisect.insort(reports, stored, lo=lo, hi=hi, key=_report_order)
-    if len(reports) > MAX_REPORTS:
-        reports = reports[-MAX_REPORTS:]
-    return {**state, "reports": reports}, True
+    figures = dict(dates.get(as_of, {}))
+    vkey = _figure_key(report["value"])
+    figures[vkey] = _merge(figures.get(vkey), report)
+    dates[as_of] = figures
+    if len(dates) > MAX_DATES:
+        for old in sorted(dates)[: len(dates) - MAX_DATES]:
+            del dates[old]
+    return {**state, "dates": dates}, True
+
+
+def _empty(sid: str, report: Report) -> SeriesState:
+    return {"series_id": sid, **report["series"], "dates": {}}
 
 
 def metric_update(
@@ -240,13 +283,13 @@ def metric_update(
 ) -> MetricUpdate | None:
     """The `news.metrics` record for a change of the series at `as_of`, caused by `report`.
 
-    None when the date is no longer in the series (it fell off the MAX_REPORTS cap). `pts`
+    None when the date is no longer in the series (it fell off the MAX_DATES cap). `pts`
     are `points(state)` when the caller already has them.
     """
     if pts is None:
         pts = points(state)
-    idx = next((i for i, p in enumerate(pts) if p.as_of == as_of), None)
-    if idx is None:
+    idx = bisect.bisect_left(pts, as_of, key=_point_date)
+    if idx >= len(pts) or pts[idx].as_of != as_of:
         return None
     point = pts[idx]
     prev = pts[idx - 1] if idx > 0 else None
@@ -283,19 +326,26 @@ def metric_update(
 
 
 class SeriesTracker:
-    """Keeps every series in a mapping (a Faust table in the service, a dict in tests)."""
+    """Keeps every series in a mapping (a Faust table in the service, a dict in tests).
 
-    def __init__(self, store: MutableMapping[str, Any]) -> None:
+    `seen` holds the dedup keys of the reports already counted (a second table in the
+    service); without one, an in-memory dict is used.
+    """
+
+    def __init__(
+        self, store: MutableMapping[str, Any], seen: MutableMapping[str, Any] | None = None
+    ) -> None:
         self.store = store
-        # The points of recently updated series with the reports they were built from, so
-        # that an update rebuilds only its own date's point (see `repoint`). Only a cache:
-        # used when its reports equal the stored ones, so a rolled-back write is never seen.
-        self._points: OrderedDict[str, tuple[list[Report], list[SeriesPoint]]] = OrderedDict()
+        self.seen: MutableMapping[str, Any] = {} if seen is None else seen
+        # The points of recently updated series with the state they were built from, so that
+        # an update rebuilds only its own date's point (see `repoint`). Only a cache: used
+        # when the stored state is that very object, so a rolled-back write is never seen.
+        self._points: OrderedDict[str, tuple[SeriesState, list[SeriesPoint]]] = OrderedDict()
 
     def apply(self, sid: str, report: Report) -> MetricUpdate | None:
         """Add a routed report; the update to publish, or None when it was already known."""
         before = self.store.get(sid)
-        state, changed = add_report(before, sid, report)
+        state, changed = add_report(before, sid, report, self.seen)
         if not changed:
             return None
         self.store[sid] = state  # reassign: a Faust table only logs assignments
@@ -303,13 +353,13 @@ class SeriesTracker:
         if (
             cached is not None
             and before is not None
-            and len(state["reports"]) == len(before["reports"]) + 1  # nothing fell off the cap
-            and cached[0] == before["reports"]
+            and cached[0] is before
+            and len(state["dates"]) >= len(before["dates"])  # no date fell off the cap
         ):
             pts = repoint(cached[1], state, report["as_of"])
         else:
             pts = points(state)
-        self._points[sid] = (state["reports"], pts)
+        self._points[sid] = (state, pts)
         if len(self._points) > POINTS_CACHED:
             self._points.popitem(last=False)
         return metric_update(state, dt.date.fromisoformat(report["as_of"]), report, pts)

@@ -169,3 +169,46 @@ def test_updates_rebuild_only_their_date_and_match_a_full_rebuild(d: Any) -> Non
             store.rollback()  # a failed publish: the cached points must not be reused
         elif i % 4 == 0:
             store.commit()
+
+
+def test_state_grows_with_dates_and_figures_not_with_reports(d: Any) -> None:
+    """A figure reported by many articles keeps exact counts and a few ids and sentences."""
+    import json
+
+    from newsmon.tracker.series import MAX_ARTICLE_IDS, MAX_EVIDENCE
+
+    store: dict[str, Any] = {}
+    tracker = SeriesTracker(store)
+    sizes = []
+    for i in range(300):
+        hour = dt.timedelta(hours=i)
+        (u,) = tracker.process(
+            article_observations(
+                f"a{i:03d}",
+                observation(100, d(10)),
+                source=f"s{i % 7}",
+                published=PUBLISHED + hour,
+            )
+        )
+        sizes.append(len(json.dumps(store)))
+    point = u.points[0]
+    assert (point.reports, point.corroboration) == (300, 7)
+    assert len(point.article_ids) == MAX_ARTICLE_IDS
+    assert point.article_ids == [f"a{i:03d}" for i in range(MAX_ARTICLE_IDS)]  # first counted
+    # the earliest published sentences are the evidence
+    assert [e.article_id for e in point.evidence] == [f"a{i:03d}" for i in range(MAX_EVIDENCE)]
+    assert sizes[-1] - sizes[MAX_ARTICLE_IDS + 10] < 10  # flat once the lists are full (digits)
+
+
+def test_a_late_earlier_report_becomes_evidence(d: Any) -> None:
+    """Evidence is the earliest *published* reports, whatever order they arrive in."""
+    tracker = SeriesTracker({})
+    for i in range(5):
+        tracker.process(
+            article_observations(
+                f"late{i}", observation(50, d(10)), published=PUBLISHED + dt.timedelta(days=1)
+            )
+        )
+    (u,) = tracker.process(article_observations("early", observation(50, d(10))))
+    assert u.points[0].evidence[0].article_id == "early"
+    assert u.points[0].reports == 6

@@ -1,0 +1,139 @@
+"""Unit tests of the commit guard: an input's offset is committed only after the changelog
+records of the state it changed were acknowledged by the broker."""
+
+from __future__ import annotations
+
+import asyncio
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from faust.tables.base import Collection
+from faust.transport.consumer import Consumer
+
+from newsmon.core import faustapp
+from newsmon.core.faustapp import ChangelogWatch, ChangelogWriteFailed
+
+
+async def test_nothing_pending_is_settled() -> None:
+    watch = ChangelogWatch(app=None)  # type: ignore[arg-type]
+    assert await watch.settled(0.01)
+
+
+async def test_waits_for_records_acknowledged_within_the_limit() -> None:
+    watch = ChangelogWatch(app=None)  # type: ignore[arg-type]
+    fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+    watch.add(fut)
+    asyncio.get_running_loop().call_later(0.05, fut.set_result, "metadata")
+    assert await watch.settled(2.0)
+    assert not watch.pending  # acknowledged records are forgotten
+
+
+async def test_unacknowledged_record_defers_the_commit() -> None:
+    watch = ChangelogWatch(app=None)  # type: ignore[arg-type]
+    fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+    watch.add(fut)
+    assert not await watch.settled(0.05)
+    assert watch.deferred == 1
+    assert fut in watch.pending
+
+
+async def test_records_written_during_the_wait_are_not_waited_for() -> None:
+    """The wait covers what was written before the commit began, so it always ends."""
+    watch = ChangelogWatch(app=None)  # type: ignore[arg-type]
+    loop = asyncio.get_running_loop()
+    first: asyncio.Future[Any] = loop.create_future()
+    later: asyncio.Future[Any] = loop.create_future()
+    watch.add(first)
+
+    def ack_and_write_more() -> None:
+        first.set_result("metadata")
+        watch.add(later)
+
+    loop.call_later(0.02, ack_and_write_more)
+    assert await watch.settled(1.0)
+    assert later in watch.pending
+
+
+async def test_undelivered_record_is_an_error() -> None:
+    watch = ChangelogWatch(app=None)  # type: ignore[arg-type]
+    fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+    watch.add(fut)
+    fut.set_exception(OSError("broker gone"))
+    with pytest.raises(ChangelogWriteFailed, match="OSError: broker gone"):
+        await watch.settled(1.0)
+
+
+class FakeConsumer:
+    """Just what the guard reads of Faust's consumer before calling the real commit."""
+
+    def __init__(self, watch: ChangelogWatch) -> None:
+        self.app = SimpleNamespace(_newsmon_changelogs=watch)
+        self.crashed: BaseException | None = None
+
+    async def crash(self, exc: BaseException) -> None:
+        self.crashed = exc
+
+
+@pytest.fixture
+def guard(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The real commit is replaced by a recorder *before* the guard wraps it; monkeypatch
+    # restores Faust's classes after the test.
+    monkeypatch.setattr(Consumer, "_commit_offsets", _recording_commit)
+    monkeypatch.setattr(Collection, "send_changelog", _fake_send_changelog)
+    monkeypatch.setattr(faustapp, "COMMIT_WAIT_S", 0.05)
+    faustapp._install_commit_guard()
+
+
+COMMITTED: list[Any] = []
+
+
+async def _recording_commit(self: Any, offsets: Any, *args: Any, **kwargs: Any) -> bool:
+    COMMITTED.append(offsets)
+    return True
+
+
+def _fake_send_changelog(self: Any, *args: Any, **kwargs: Any) -> Any:
+    return self.next_future
+
+
+@pytest.mark.usefixtures("guard")
+async def test_guard_commits_once_the_changelog_is_acknowledged() -> None:
+    COMMITTED.clear()
+    watch = ChangelogWatch(app=None)  # type: ignore[arg-type]
+    consumer = FakeConsumer(watch)
+    loop = asyncio.get_running_loop()
+    table = SimpleNamespace(app=consumer.app, next_future=loop.create_future())
+    Collection.send_changelog(table, 0, "key", "value")  # type: ignore[arg-type]
+    assert len(watch.pending) == 1  # the table write was recorded
+
+    assert await Consumer._commit_offsets(consumer, {"tp": 10}) is False  # type: ignore[arg-type]
+    assert COMMITTED == []  # deferred: the offset is not committed
+
+    table.next_future.set_result("metadata")
+    assert await Consumer._commit_offsets(consumer, {"tp": 10}) is True  # type: ignore[arg-type]
+    assert COMMITTED == [{"tp": 10}]
+    assert consumer.crashed is None
+
+
+@pytest.mark.usefixtures("guard")
+async def test_guard_crashes_the_consumer_when_a_changelog_record_fails() -> None:
+    COMMITTED.clear()
+    watch = ChangelogWatch(app=None)  # type: ignore[arg-type]
+    consumer = FakeConsumer(watch)
+    table = SimpleNamespace(
+        app=consumer.app, next_future=asyncio.get_running_loop().create_future()
+    )
+    Collection.send_changelog(table, 0, "key", "value")  # type: ignore[arg-type]
+    table.next_future.set_exception(OSError("not delivered"))
+    assert await Consumer._commit_offsets(consumer, {"tp": 3}) is False  # type: ignore[arg-type]
+    assert COMMITTED == []
+    assert isinstance(consumer.crashed, ChangelogWriteFailed)
+
+
+@pytest.mark.usefixtures("guard")
+async def test_apps_without_a_watch_commit_as_before() -> None:
+    COMMITTED.clear()
+    consumer = SimpleNamespace(app=SimpleNamespace())
+    assert await Consumer._commit_offsets(consumer, {"tp": 1}) is True  # type: ignore[arg-type]
+    assert COMMITTED == [{"tp": 1}]
