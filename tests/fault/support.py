@@ -24,6 +24,7 @@ from newsmon.core import topics
 from newsmon.core.config import SERVICES, Settings
 from newsmon.core.kafka import client_kwargs
 from newsmon.core.models import Alert, MetricUpdate
+from newsmon.core.procinfo import process_stats
 from tests.helpers import ROOT, StackUnderTest
 
 #: Contract topics each service's consumer group reads (ops.stack.INPUTS names the same).
@@ -51,19 +52,8 @@ def wait_until(what: str, check: Callable[[], Any], timeout: float, interval: fl
 
 def session_pids(sid: int) -> list[int]:
     """Every live process of the session `sid` (a service and any worker processes it forked)."""
-    out = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        # Fields after the command name: state ppid pgrp session ...
-        rest = stat.rsplit(")", 1)[1].split()
-        if rest[0] != "Z" and int(rest[3]) == sid:
-            out.append(int(entry.name))
-    return out
+    # Fields after the command name: state ppid pgrp session ...
+    return [pid for pid, f in process_stats() if f[0] != "Z" and int(f[3]) == sid]
 
 
 def proc_status_kib(pid: int, field_name: str) -> int | None:

@@ -128,8 +128,8 @@ class Settings(BaseSettings):
     table_store: Literal["rocksdb", "memory"] = "rocksdb"
     # RocksDB memory per table partition (Faust opens one database per partition, and its
     # defaults -- 3 x 64 MiB write buffers and a 2 GiB block cache each -- grow without bound).
-    rocksdb_write_buffer_mib: int = Field(default=4, ge=1, le=1024)
-    rocksdb_block_cache_mib: int = Field(default=8, ge=1, le=16384)
+    rocksdb_write_buffer_mib: int = Field(default=2, ge=1, le=1024)
+    rocksdb_block_cache_mib: int = Field(default=4, ge=1, le=16384)
     # Decoded table values kept in memory per table (tracker, alerter), most recently used.
     table_cache_entries: int = Field(default=10_000, ge=0)
     # Stall watchdog (core/watchdog.py): records waiting on an input partition and none

@@ -349,9 +349,18 @@ def internal_topic(app: faust.App, settings: Settings, service: str, suffix: str
     )
 
 
-def cached_table(app: faust.App, table: Any, settings: Settings) -> CachedTable:
-    """`table` behind a read cache that is emptied whenever the worker's partitions change."""
-    cache = CachedTable(table, settings.table_cache_entries)
+def cached_table(
+    app: faust.App, table: Any, settings: Settings, max_entries: int | None = None
+) -> CachedTable:
+    """`table` behind a read cache that is emptied whenever the worker's partitions change.
+
+    `max_entries` (default `table_cache_entries`) bounds it: a decoded value takes several
+    times its JSON size in memory, so tables with large values get a smaller bound.
+    """
+    limit = settings.table_cache_entries
+    if max_entries is not None:
+        limit = min(limit, max_entries)
+    cache = CachedTable(table, limit)
     app._newsmon_caches.append(cache)  # type: ignore[attr-defined]
     return cache
 

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from newsmon.core import logs
+from newsmon.core.procinfo import process_stats
 
 _log = logs.get_logger(__name__)
 
@@ -165,16 +166,10 @@ def _forced_restart() -> None:
 def _kill_children() -> None:
     """SIGKILL this process's children (e.g. a spaCy worker pool) before an exec."""
     me = os.getpid()
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        if int(stat.rsplit(")", 1)[1].split()[1]) == me:
+    for pid, fields in process_stats():
+        if int(fields[1]) == me:
             with contextlib.suppress(OSError):
-                os.kill(int(entry.name), signal.SIGKILL)
+                os.kill(pid, signal.SIGKILL)
 
 
 def exec_self() -> None:

@@ -60,6 +60,9 @@ log = get_logger(__name__)
 
 #: Seconds between two samples of the tables' sizes.
 STATE_SAMPLE_S = 30.0
+#: Decoded values kept in memory: series states, and actor and tone states.
+SERIES_CACHED = 64
+STATES_CACHED = 2000
 
 
 def _json(obj: Any) -> bytes:
@@ -96,16 +99,19 @@ class TrackerService:
         )
 
         # The logic writes to staged views; writes reach the tables once outputs are acked.
+        # name: (table, most decoded values cached). A series' state is the largest value
+        # (every date's figures, ~100 KiB of JSON, several times that decoded), and the tone
+        # and actor states hold windows and companions; the dedup tables hold `true`.
         tables = {
-            "series": self.series_table,
-            "series-reports": self.series_seen,
-            "actors": self.actors_table,
-            "actor-articles": self.actor_articles,
-            "tone": self.tone_table,
+            "series": (self.series_table, SERIES_CACHED),
+            "series-reports": (self.series_seen, None),
+            "actors": (self.actors_table, STATES_CACHED),
+            "actor-articles": (self.actor_articles, None),
+            "tone": (self.tone_table, STATES_CACHED),
         }
         self.staged = {
-            name: StagedStore(cached_table(self.app, table, settings))
-            for name, table in tables.items()
+            name: StagedStore(cached_table(self.app, table, settings, limit))
+            for name, (table, limit) in tables.items()
         }
         self.series = SeriesTracker(self.staged["series"], self.staged["series-reports"])
         self.actors = ActorRegistry(self.staged["actors"], self.staged["actor-articles"])

@@ -51,7 +51,7 @@ MAX_ARTICLE_IDS = 10
 MAX_CLAIMANTS = 10
 
 #: How many series keep their points cached between updates (see SeriesTracker.apply).
-POINTS_CACHED = 256
+POINTS_CACHED = 64
 
 #: Qualifiers that say how a figure was reported, not what was counted: hedges ("about 30",
 #: "more than 100") and vague plurals ("hundreds of"). They do not split a series; the
