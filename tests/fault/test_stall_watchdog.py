@@ -15,6 +15,7 @@ import pytest
 
 from newsmon.core import topics
 from newsmon.core.config import Settings
+from newsmon.core.procinfo import process_stats
 from newsmon.core.watchdog import STALL_INJECT_ENV
 from tests.fault.articles import jsonl, short_articles
 from tests.fault.support import FaultStack, by_article, settle, wait_until
@@ -78,3 +79,8 @@ def test_stalled_extractor_is_found_reported_and_restarted_in_place(
     assert health["restarts"] == 1
     assert health["status"] == "ok"
     assert not missing, f"{len(missing)} article(s) never extracted after the restart"
+    # The first life's spaCy worker did not survive the exec (it would never be told to stop):
+    # the children are the new worker pool only (its worker and multiprocessing's tracker).
+    children = [p for p, f in process_stats() if int(f[1]) == pid]
+    figures.update(children_after_restart=len(children))
+    assert len(children) <= 2, f"orphaned children of the old process: {children}"

@@ -41,6 +41,10 @@ RESTARTS_ENV = "NEWSMON_RESTARTS"
 STALL_INJECT_ENV = "NEWSMON_FAULT_STALL_AFTER_RECORDS"
 
 
+#: A partition idle this many times the limit is a stall even while others progress.
+STARVED_FACTOR = 10
+
+
 @dataclass
 class PartitionProgress:
     done: int | None  # next offset to finish (offset of the last finished record + 1)
@@ -54,8 +58,9 @@ class StallWatch:
     """Progress per input partition, and the rules that call a partition stalled (pure logic).
 
     Two kinds of stall: records wait on the partition and none was finished for `timeout_s`
-    ("reading"), or records were finished but the group's committed offset stayed behind
-    them for `timeout_s` ("commit": Faust commits only up to the first record it never saw
+    while the worker finished nothing either, or for `STARVED_FACTOR` times that ("reading");
+    or records were finished but the group's committed offset stayed behind them for
+    `timeout_s` ("commit": Faust commits only up to the first record it never saw
     acknowledged, so one lost record holds the partition's commit back for good).
     """
 
@@ -96,6 +101,8 @@ class StallWatch:
     ) -> dict[Any, dict[str, Any]]:
         """The stalled partitions (newly found ones are counted in `stalls`)."""
         found: dict[Any, dict[str, Any]] = {}
+        last = max((p.since for p in self.partitions.values()), default=now)
+        worker_idle = now - last
         for tp, state in self.partitions.items():
             group_offset = committed.get(tp)
             if group_offset != state.committed:
@@ -107,7 +114,13 @@ class StallWatch:
             # Nothing finished or committed yet: a record waits when the partition has any.
             waiting = end - (done or 0)
             idle = now - state.since
-            if waiting > 0 and idle >= self.timeout_s:
+            # A busy worker with a backlog can leave one partition waiting for a while (its
+            # records queue behind the others'): a partition's idleness is a stall when the
+            # whole worker is idle too, or when it lasts `STARVED_FACTOR` times the limit.
+            if waiting > 0 and (
+                (idle >= self.timeout_s and worker_idle >= self.timeout_s)
+                or idle >= STARVED_FACTOR * self.timeout_s
+            ):
                 found[tp] = {"kind": "reading", "waiting": waiting, "idle_s": round(idle, 1)}
                 continue
             behind = (state.done or 0) - (group_offset or 0)
@@ -159,25 +172,29 @@ def request_restart(reason: str, grace_s: float = 60.0) -> None:
 
 def _forced_restart() -> None:
     _log.error("restart_forced", reason="graceful stop did not end in time")
-    _kill_children()
     exec_self()
 
 
 def _kill_children() -> None:
-    """SIGKILL this process's children (e.g. a spaCy worker pool) before an exec."""
+    """SIGKILL this process's children (e.g. a spaCy worker pool) and reap them, before an exec."""
     me = os.getpid()
     for pid, fields in process_stats():
         if int(fields[1]) == me:
             with contextlib.suppress(OSError):
                 os.kill(pid, signal.SIGKILL)
+            with contextlib.suppress(OSError):  # not ours to reap, or already reaped
+                os.waitpid(pid, 0)
 
 
 def exec_self() -> None:
     """Replace this process with a fresh run of the same command line (same pid).
 
     The command line is the kernel's (`/proc/self/cmdline`): the interpreter and every
-    argument exactly as started, whether by a console script or `python -m`.
+    argument exactly as started, whether by a console script or `python -m`. Child processes
+    (a spaCy worker pool shut down without waiting) are ended first: after the exec nothing
+    would ever tell them to stop.
     """
+    _kill_children()
     env = {**os.environ, RESTARTS_ENV: str(restarts() + 1)}
     argv = [a.decode() for a in Path("/proc/self/cmdline").read_bytes().split(b"\0") if a]
     for stream in (sys.stdout, sys.stderr):

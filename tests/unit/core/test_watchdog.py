@@ -129,3 +129,15 @@ def test_exec_self_restarts_the_same_command_line_with_a_restart_count(
     assert len(pids) == 1  # same process throughout
     assert [line.split(" ", 2)[1] for line in out] == ["0", "1", "2"]
     assert all(line.endswith("['run', 'tracker']") for line in out)
+
+
+def test_a_partition_waiting_behind_a_busy_worker_is_no_stall_until_starved() -> None:
+    """With a backlog, one partition's records can queue behind the others' for a while."""
+    w = StallWatch(timeout_s=10)
+    w.assigned([A, B], now=0)
+    w.progressed(A, 5, now=0)
+    for t in range(1, 99):
+        w.progressed(B, t, now=t)  # the worker keeps finishing B's records
+        assert w.check({A: 50, B: 1000}, {A: 5, B: t}, now=t) == {}
+    found = w.check({A: 50, B: 1000}, {A: 5, B: 99}, now=100)
+    assert set(found) == {A} and found[A]["kind"] == "reading"
