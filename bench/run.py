@@ -543,8 +543,9 @@ def wait_consumed(
                 "produced": produced,
             }
         # Every poll renders the service's whole /metrics page (CPU the service would
-        # otherwise spend on its records): twice a second, not ten times.
-        time.sleep(0.5)
+        # otherwise spend on its records): ten times a second until the service is first seen
+        # (the clock's start), then twice a second.
+        time.sleep(0.1 if first is None else 0.5)
     raise TimeoutError(f"{service} did not consume {expected} records within {timeout:.0f}s")
 
 

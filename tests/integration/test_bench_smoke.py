@@ -91,15 +91,15 @@ def test_tracker_fed_directly_reports_throughput_and_memory(
     stack = bench.Stack(contract_topics, tmp_path, memory)
     recs = _extractor_records(5)
     # Enough records that consumption cannot finish between two polls of the service.
-    data = bench.replicate(recs, dict.fromkeys(recs, "article_id"), copies=20)
+    data = bench.replicate(recs, dict.fromkeys(recs, "article_id"), copies=60)
     try:
         stats, outputs = bench.feed_service(
-            stack, "tracker", {k: bench.OUTPUTS[k][0] for k in recs}, data, 100, ("metrics",)
+            stack, "tracker", {k: bench.OUTPUTS[k][0] for k in recs}, data, 300, ("metrics",)
         )
     finally:
         stack.stop_all()
         memory.stop()
-    assert stats["input_records"] == 300
+    assert stats["input_records"] == 900
     assert stats["observations_per_s"] > 0
     assert outputs["metrics"], "the tracker published no series update"
     assert memory.report()["tracker (fed)"]["peak_rss_mib"] > 0

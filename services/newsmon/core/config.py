@@ -135,6 +135,8 @@ class Settings(BaseSettings):
     # Stall watchdog (core/watchdog.py): records waiting on an input partition and none
     # finished for this long is a stall; 0 turns the watchdog off.
     stall_timeout_s: float = Field(default=120.0, ge=0)
+    # Offsets committed only after the changelog records of their state (core/faustapp.py).
+    commit_guard: bool = True
     stall_action: Literal["restart", "report"] = "restart"
 
     # Ingester

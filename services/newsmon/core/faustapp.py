@@ -25,7 +25,13 @@ from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 from newsmon.core import logs, topics, watchdog
 from newsmon.core.config import Settings
 from newsmon.core.kafka import client_kwargs, ssl_context
-from newsmon.core.metrics import COMMITS_DEFERRED, SERVICE_INFO, SERVICE_READY, STALLS
+from newsmon.core.metrics import (
+    COMMITS_DEFERRED,
+    RESTARTS,
+    SERVICE_INFO,
+    SERVICE_READY,
+    STALLS,
+)
 from newsmon.core.tables import CachedTable
 
 _log = logs.get_logger(__name__)
@@ -110,6 +116,24 @@ def changelog_watch(app: faust.App) -> ChangelogWatch | None:
     return watch
 
 
+def _restore_acked(consumer: Any, offsets: Any) -> None:
+    """Give back to Faust's consumer the acknowledged offsets a deferred commit took.
+
+    Faust removes the run of acknowledged offsets it is about to commit from its bookkeeping
+    before the commit; if the commit then does not happen, the next one would see a gap at the
+    head of the partition's acknowledged offsets and never commit it again.
+    """
+    for tp, offset in offsets.items():
+        committed = consumer._committed_offset.get(tp)
+        start = committed if committed is not None and committed < offset else offset - 1
+        acked = consumer._acked[tp]
+        index = consumer._acked_index[tp]
+        missing = [o for o in range(start, offset) if o not in index]
+        acked.extend(missing)
+        index.update(missing)
+        acked.sort()
+
+
 def _install_commit_guard() -> None:
     """Make Faust commit an input's offset only after the changelog of its state changes.
 
@@ -137,6 +161,7 @@ def _install_commit_guard() -> None:
         if watch is not None:
             try:
                 if not await watch.settled(COMMIT_WAIT_S):
+                    _restore_acked(self, offsets)
                     COMMITS_DEFERRED.inc()
                     _log.warning(
                         "commit_deferred",
@@ -188,8 +213,9 @@ def make_app(service: str, settings: Settings, **overrides: Any) -> faust.App:
     Path(conf["datadir"]).parent.mkdir(parents=True, exist_ok=True)
     app = faust.App(f"{settings.topic_prefix}newsmon-{service}", **conf)
     app.monitor = PrometheusMonitor(metrics=_faust_metrics())
-    _install_commit_guard()
-    app._newsmon_changelogs = ChangelogWatch(app)  # type: ignore[attr-defined]
+    if settings.commit_guard:
+        _install_commit_guard()
+        app._newsmon_changelogs = ChangelogWatch(app)  # type: ignore[attr-defined]
     app._newsmon_table_options = rocksdb_options(settings)  # type: ignore[attr-defined]
     SERVICE_INFO.info({"service": service})
     started = time.time()
@@ -201,6 +227,7 @@ def make_app(service: str, settings: Settings, **overrides: Any) -> faust.App:
         return AioResponse(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})  # type: ignore[return-value]
 
     stall = watchdog.StallWatch(settings.stall_timeout_s)
+    RESTARTS.set(watchdog.restarts())
     app._newsmon_stall_watch = stall  # type: ignore[attr-defined]
 
     @app.page("/health")
@@ -216,6 +243,7 @@ def make_app(service: str, settings: Settings, **overrides: Any) -> faust.App:
                 "assigned": assigned,
                 "stalled": {f"{tp.topic}:{tp.partition}": v for tp, v in stall.stalled.items()},
                 "stalls": stall.stalls,
+                "watchdog": stall.last_check,
                 "restarts": watchdog.restarts(),
                 "uptime_s": round(time.time() - started, 1),
             }
@@ -240,9 +268,19 @@ def make_app(service: str, settings: Settings, **overrides: Any) -> faust.App:
     if settings.stall_timeout_s > 0:
         interval = max(0.5, min(5.0, settings.stall_timeout_s / 4))
 
+        end_offsets = _EndOffsets(settings)
+
         @app.timer(interval=interval, name=f"{service}-stall-watchdog")  # type: ignore[untyped-decorator]
         async def _watch_for_stalls() -> None:
-            await _check_stalls(app, service, settings, stall)
+            # Never let one check hang the timer (the watchdog would be gone for good).
+            try:
+                await asyncio.wait_for(
+                    _check_stalls(app, service, settings, stall, end_offsets), timeout=30.0
+                )
+            except Exception as exc:
+                _log.warning("stall_check_failed", error=f"{type(exc).__name__}: {exc}"[:300])
+                end_offsets.reset()
+                stall.pause(watchdog.now())
 
     return app
 
@@ -255,25 +293,71 @@ def _input_partitions(app: faust.App) -> set[Any]:
     return {tp for tp in app.assignor.assigned_actives() if tp.topic in inputs}
 
 
+class _EndOffsets:
+    """The broker's end offsets, asked by a client of the watchdog's own.
+
+    Not through the worker's consumer: a wedged consumer would make every check fail, and a
+    failed check reads as "broker unreachable", which pauses the watchdog.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.client: Any = None
+
+    async def __call__(self, tps: list[Any]) -> dict[Any, int]:
+        from aiokafka import AIOKafkaConsumer, TopicPartition
+
+        if self.client is None:
+            client = AIOKafkaConsumer(**client_kwargs(self.settings), enable_auto_commit=False)
+            await client.start()
+            self.client = client
+        ends = await self.client.end_offsets([TopicPartition(tp.topic, tp.partition) for tp in tps])
+        by_name = {(k.topic, k.partition): v for k, v in ends.items()}
+        return {
+            tp: by_name[(tp.topic, tp.partition)]
+            for tp in tps
+            if (tp.topic, tp.partition) in by_name
+        }
+
+    def reset(self) -> None:
+        """Drop the client (a new one connects at the next check); its stop is not awaited:
+        against a broker that does not answer it can take as long as anything else."""
+        client, self.client = self.client, None
+        if client is not None:
+            task = asyncio.ensure_future(client.stop())
+            task.add_done_callback(lambda t: t.cancelled() or t.exception())
+
+
 async def _check_stalls(
-    app: faust.App, service: str, settings: Settings, stall: watchdog.StallWatch
+    app: faust.App,
+    service: str,
+    settings: Settings,
+    stall: watchdog.StallWatch,
+    end_offsets: _EndOffsets,
 ) -> None:
     now = watchdog.now()
-    recovery = getattr(app.tables, "recovery", None)
-    if app.rebalancing or getattr(recovery, "in_recovery", False) or not stall.partitions:
-        stall.pause(now)
-        return
     tps = list(stall.partitions)
+    if not tps:
+        stall.last_check = "no input partitions"
+        return
     try:
-        ends = await asyncio.wait_for(app.consumer.highwaters(*tps), timeout=10.0)
+        ends = await asyncio.wait_for(end_offsets(tps), timeout=10.0)
     except Exception as exc:  # broker unreachable: that time does not count as a stall
         _log.debug("stall_check_skipped", error=type(exc).__name__)
+        stall.last_check = f"broker not answering: {type(exc).__name__}"
+        end_offsets.reset()
         stall.pause(watchdog.now())
         return
+    recovery = getattr(app.tables, "recovery", None)
+    busy = bool(app.rebalancing or getattr(recovery, "in_recovery", False))
+    if stall.rebalancing(busy, now):
+        stall.last_check = "rebalancing or recovering"
+        return  # a rebalance or a table recovery in progress (not yet too long)
+    stall.last_check = "checked"
     committed_map = getattr(app.consumer, "_committed_offset", {})
     committed = {tp: committed_map.get(tp) for tp in tps}
     before = stall.stalls
-    found = stall.check(ends, committed, now)
+    found = stall.check(ends, committed, now) if not busy else stall.stuck_rebalance(now)
     if stall.stalls > before:
         STALLS.inc(stall.stalls - before)
         _log.error(

@@ -31,6 +31,10 @@ COMMITS_DEFERRED = Counter(
     "newsmon_commits_deferred_total",
     "Offset commits put off because table changelog records were not yet acknowledged",
 )
+RESTARTS = Gauge(
+    "newsmon_service_restarts",
+    "In-place restarts of this service by its stall watchdog since it was started",
+)
 STALLS = Counter(
     "newsmon_stream_stalls_total",
     "Times an agent had unread records on its partitions and read none for the stall limit",

@@ -43,6 +43,10 @@ STALL_INJECT_ENV = "NEWSMON_FAULT_STALL_AFTER_RECORDS"
 
 #: A partition idle this many times the limit is a stall even while others progress.
 STARVED_FACTOR = 10
+#: Committed offsets behind finished records, and a rebalance or table recovery that does not
+#: end, are stalls after this many times the limit (a broker coming back takes a while to
+#: accept commits and to settle the group).
+SLOW_FACTOR = 2
 
 
 @dataclass
@@ -60,14 +64,41 @@ class StallWatch:
     Two kinds of stall: records wait on the partition and none was finished for `timeout_s`
     while the worker finished nothing either, or for `STARVED_FACTOR` times that ("reading");
     or records were finished but the group's committed offset stayed behind them for
-    `timeout_s` ("commit": Faust commits only up to the first record it never saw
-    acknowledged, so one lost record holds the partition's commit back for good).
+    `SLOW_FACTOR` times the limit ("commit": Faust commits only up to the first record it never
+    saw acknowledged, so one lost record holds the partition's commit back for good). A
+    rebalance or table recovery that lasts that long is a stall too ("rebalance").
     """
 
     timeout_s: float
     partitions: dict[Any, PartitionProgress] = field(default_factory=dict)
     stalled: dict[Any, dict[str, Any]] = field(default_factory=dict)
     stalls: int = 0
+    busy_since: float | None = None  # when the current rebalance / recovery began
+    last_check: str = "not yet"  # what the last check did (shown on /health)
+
+    def rebalancing(self, busy: bool, now: float) -> bool:
+        """Note whether the worker is rebalancing or recovering tables; True while that has
+        lasted less than `SLOW_FACTOR` times the limit (the clocks are paused meanwhile)."""
+        if not busy:
+            if self.busy_since is not None:
+                self.busy_since = None
+                self.pause(now)
+            return False
+        if self.busy_since is None:
+            self.busy_since = now
+        self.pause(now)
+        return now - self.busy_since < SLOW_FACTOR * self.timeout_s
+
+    def stuck_rebalance(self, now: float) -> dict[Any, dict[str, Any]]:
+        """Every partition, as stalled by a rebalance or recovery that does not end."""
+        since = self.busy_since if self.busy_since is not None else now
+        found = {
+            tp: {"kind": "rebalance", "idle_s": round(now - since, 1)} for tp in self.partitions
+        }
+        if not self.stalled:
+            self.stalls += 1
+        self.stalled = found
+        return found
 
     def assigned(self, tps: Iterable[Any], now: float) -> None:
         """A new assignment: its partitions start their clocks now (kept ones keep progress)."""
@@ -125,7 +156,7 @@ class StallWatch:
                 continue
             behind = (state.done or 0) - (group_offset or 0)
             stuck = now - state.committed_since
-            if state.done is not None and behind > 0 and stuck >= self.timeout_s:
+            if state.done is not None and behind > 0 and stuck >= SLOW_FACTOR * self.timeout_s:
                 found[tp] = {
                     "kind": "commit",
                     "uncommitted": behind,

@@ -4,6 +4,9 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Awaitable
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import faust
@@ -13,11 +16,13 @@ from newsmon.core import serde, topics
 from newsmon.core.config import Settings
 from newsmon.core.dlq import dead_letter
 from newsmon.core.faustapp import (
+    await_deliveries,
     event_context,
     faust_topic,
     for_each_batch,
     make_app,
     run_worker,
+    send_started,
     table_options,
 )
 from newsmon.core.intake.validation import text_problem
@@ -32,7 +37,20 @@ log = get_logger(__name__)
 
 
 class Emit(Protocol):
-    async def __call__(self, topic: Any, key: str, value: bytes) -> None: ...
+    """Starts sending one record; returns its delivery to await (None when already done)."""
+
+    async def __call__(self, topic: Any, key: str, value: bytes) -> Awaitable[Any] | None: ...
+
+
+@dataclass
+class _Batch:
+    """What one batch sent (deliveries to await) and the articles it finished (markers)."""
+
+    deliveries: list[Awaitable[Any] | None] = field(default_factory=list)
+    markers: list[tuple[Any, str, str]] = field(default_factory=list)
+
+
+_BATCH: ContextVar[_Batch] = ContextVar("extractor_batch")
 
 
 class ExtractorService:
@@ -81,8 +99,12 @@ class ExtractorService:
             return
         log.info("extractor_ready", seconds=round(time.perf_counter() - started, 2))
 
-    async def _send(self, topic: Any, key: str, value: bytes) -> None:
-        await topic.send(key=key.encode("utf-8"), value=value)
+    async def _send(self, topic: Any, key: str, value: bytes) -> Awaitable[Any] | None:
+        return await send_started(topic, key, value)
+
+    async def _emit(self, topic: Any, key: str, value: bytes) -> None:
+        """Send a record of the batch in progress; `process` awaits every delivery."""
+        _BATCH.get().deliveries.append(await self.emit(topic, key, value))
 
     # ------------------------------------------------------------------ the agent
     async def _agent(self, stream: Any) -> None:
@@ -97,7 +119,28 @@ class ExtractorService:
     async def process(
         self, records: list[tuple[Any, bytes]], events: list[Any] | None = None
     ) -> None:
-        """Validate, de-duplicate, extract and publish a batch of raw article records."""
+        """Validate, de-duplicate, extract and publish a batch of raw article records.
+
+        Every output (results and dead letters) is sent, then all are awaited; only then are
+        the articles marked as processed (each in its own record's event context) and, by the
+        caller, the inputs acknowledged. A failed delivery raises: the batch is processed
+        again, and nothing was marked.
+        """
+        # Per agent task (the agent may run several instances): a context variable.
+        batch = _Batch()
+        token = _BATCH.set(batch)
+        try:
+            await self._process(records, events)
+            await await_deliveries(batch.deliveries)
+        finally:
+            _BATCH.reset(token)
+        for event, article_id, when in batch.markers:
+            with event_context(event):
+                self.processed[article_id] = when
+
+    async def _process(
+        self, records: list[tuple[Any, bytes]], events: list[Any] | None = None
+    ) -> None:
         batch: list[tuple[Article, bytes, Any]] = []
         seen: set[str] = set()
         for i, (key, value) in enumerate(records):
@@ -130,13 +173,13 @@ class ExtractorService:
             log.warning("batch_failed", error=type(exc).__name__, articles=len(batch))
             for article, value, event in batch:
                 with event_context(event):
-                    await self._one(article, value)
+                    await self._one(article, value, event)
             return
         for (article, _, event), extraction in zip(batch, results, strict=True):
             with event_context(event):
-                await self._publish(article, extraction)
+                await self._publish(article, extraction, event)
 
-    async def _one(self, article: Article, value: bytes) -> None:
+    async def _one(self, article: Article, value: bytes, event: Any) -> None:
         with bound_article(article.id):
             try:
                 (extraction,) = await self.runner.extract_many([article])
@@ -155,9 +198,9 @@ class ExtractorService:
                     "extraction_failed", f"{type(exc).__name__}: {exc}", value, article.id
                 )
                 return
-        await self._publish(article, extraction)
+        await self._publish(article, extraction, event)
 
-    async def _publish(self, article: Article, extraction: Extraction) -> None:
+    async def _publish(self, article: Article, extraction: Extraction, event: Any) -> None:
         with bound_article(article.id):
             now = utcnow()
             # all three records, even when empty: downstream reads them as "processed"
@@ -167,9 +210,9 @@ class ExtractorService:
                 extraction.records(article, now),
                 strict=True,
             ):
-                await self.emit(topic, article.id, serde.encode(record))
+                await self._emit(topic, article.id, serde.encode(record))
                 RECORDS_OUT.labels(topic=spec.name).inc()
-            self.processed[article.id] = now.isoformat()
+            _BATCH.get().markers.append((event, article.id, now.isoformat()))
             for stage in STAGES:
                 m.STAGE_SECONDS.labels(stage=stage).observe(extraction.timings.get(stage, 0.0))
             m.ARTICLES_PROCESSED.inc()
@@ -200,7 +243,7 @@ class ExtractorService:
             source=topics.ARTICLES_RAW.name,
             article_id=article_id,
         )
-        await self.emit(self.dlq, letter.id, serde.encode(letter))
+        await self._emit(self.dlq, letter.id, serde.encode(letter))
         RECORDS_OUT.labels(topic=topics.ARTICLES_DLQ.name).inc()
 
 

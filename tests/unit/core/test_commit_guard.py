@@ -68,8 +68,13 @@ class FakeConsumer:
     """Just what the guard reads of Faust's consumer before calling the real commit."""
 
     def __init__(self, watch: ChangelogWatch) -> None:
+        from collections import defaultdict
+
         self.app = SimpleNamespace(_newsmon_changelogs=watch)
         self.crashed: BaseException | None = None
+        self._committed_offset: dict[Any, Any] = defaultdict(lambda: None)
+        self._acked: dict[Any, list[int]] = defaultdict(list)
+        self._acked_index: dict[Any, set[int]] = defaultdict(set)
 
     async def crash(self, exc: BaseException) -> None:
         self.crashed = exc
@@ -109,6 +114,7 @@ async def test_guard_commits_once_the_changelog_is_acknowledged() -> None:
 
     assert await Consumer._commit_offsets(consumer, {"tp": 10}) is False  # type: ignore[arg-type]
     assert COMMITTED == []  # deferred: the offset is not committed
+    assert consumer._acked["tp"] == [9]  # and Faust gets its acknowledged offset back
 
     table.next_future.set_result("metadata")
     assert await Consumer._commit_offsets(consumer, {"tp": 10}) is True  # type: ignore[arg-type]
@@ -137,3 +143,48 @@ async def test_apps_without_a_watch_commit_as_before() -> None:
     consumer = SimpleNamespace(app=SimpleNamespace())
     assert await Consumer._commit_offsets(consumer, {"tp": 1}) is True  # type: ignore[arg-type]
     assert COMMITTED == [{"tp": 1}]
+
+
+def _faust_bookkeeping(committed: int | None) -> Any:
+    """The parts of Faust's consumer that `_new_offset` reads and writes."""
+    from collections import defaultdict
+
+    from intervaltree import IntervalTree
+
+    c = SimpleNamespace(
+        _committed_offset=defaultdict(lambda: None),
+        _acked=defaultdict(list),
+        _acked_index=defaultdict(set),
+        _gap=defaultdict(IntervalTree),
+    )
+    c._committed_offset["tp"] = committed
+    return c
+
+
+def _ack(c: Any, *offsets: int) -> None:
+    for o in offsets:
+        c._acked["tp"].append(o)
+        c._acked_index["tp"].add(o)
+
+
+@pytest.mark.parametrize("committed", [40, None])
+def test_a_deferred_commit_gives_its_offsets_back_to_faust(committed: int | None) -> None:
+    """Faust drops the offsets it is about to commit from its bookkeeping; a deferred commit
+    must put them back, or the partition's commit is stuck behind a gap for good."""
+    from faust.transport.consumer import Consumer as FaustConsumer
+
+    new_offset = FaustConsumer._new_offset
+    c = _faust_bookkeeping(committed)
+    _ack(c, *range(40, 80))
+    assert new_offset(c, "tp") == 80  # the commit Faust prepares (and the guard defers)
+    assert c._acked["tp"] == []
+    faustapp._restore_acked(c, {"tp": 80})
+    _ack(c, *range(80, 86))
+    assert new_offset(c, "tp") == 86  # the next commit covers everything
+
+    # Without the restore the next commit never comes (what the broker-restart test showed).
+    stuck = _faust_bookkeeping(40)
+    _ack(stuck, *range(40, 80))
+    new_offset(stuck, "tp")
+    _ack(stuck, *range(80, 86))
+    assert new_offset(stuck, "tp") is None

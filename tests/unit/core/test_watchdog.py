@@ -63,9 +63,9 @@ def test_finished_records_whose_offsets_are_never_committed_are_a_stall() -> Non
     w.assigned([A], now=0)
     w.check({A: 48}, {A: 1}, now=0)
     w.progressed(A, 48, now=2)  # every record read and finished
-    assert w.check({A: 48}, {A: 1}, now=9) == {}
-    found = w.check({A: 48}, {A: 1}, now=11)
-    assert found[A] == {"kind": "commit", "uncommitted": 47, "committed": 1, "idle_s": 11}
+    assert w.check({A: 48}, {A: 1}, now=19) == {}  # commits may lag a while (2 x the limit)
+    found = w.check({A: 48}, {A: 1}, now=21)
+    assert found[A] == {"kind": "commit", "uncommitted": 47, "committed": 1, "idle_s": 21}
 
 
 def test_a_commit_that_keeps_moving_is_no_stall() -> None:
@@ -141,3 +141,17 @@ def test_a_partition_waiting_behind_a_busy_worker_is_no_stall_until_starved() ->
         assert w.check({A: 50, B: 1000}, {A: 5, B: t}, now=t) == {}
     found = w.check({A: 50, B: 1000}, {A: 5, B: 99}, now=100)
     assert set(found) == {A} and found[A]["kind"] == "reading"
+
+
+def test_a_rebalance_pauses_the_clocks_until_it_lasts_too_long() -> None:
+    w = StallWatch(timeout_s=10)
+    w.assigned([A, B], now=0)
+    w.progressed(A, 5, now=0)
+    assert w.rebalancing(True, now=5)  # paused: no check while the group settles
+    assert w.rebalancing(True, now=19)
+    assert not w.rebalancing(True, now=25)  # 20 s = 2 x the limit: the caller reports it
+    found = w.stuck_rebalance(now=25)
+    assert set(found) == {A, B} and found[A]["kind"] == "rebalance" and w.stalls == 1
+    # the rebalance ends: the clocks restart then, so the time it took does not count
+    assert not w.rebalancing(False, now=30)
+    assert w.check({A: 9, B: 0}, {A: 5}, now=35) == {}
