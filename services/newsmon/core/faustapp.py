@@ -78,8 +78,7 @@ class ChangelogWatch:
     deliver crashes the worker, which then restarts from the last safe commit.
     """
 
-    def __init__(self, app: faust.App) -> None:
-        self.app = app
+    def __init__(self) -> None:
         self.pending: set[asyncio.Future[Any]] = set()
         self.deferred = 0
 
@@ -215,7 +214,7 @@ def make_app(service: str, settings: Settings, **overrides: Any) -> faust.App:
     app.monitor = PrometheusMonitor(metrics=_faust_metrics())
     if settings.commit_guard:
         _install_commit_guard()
-        app._newsmon_changelogs = ChangelogWatch(app)  # type: ignore[attr-defined]
+        app._newsmon_changelogs = ChangelogWatch()  # type: ignore[attr-defined]
     app._newsmon_table_options = rocksdb_options(settings)  # type: ignore[attr-defined]
     SERVICE_INFO.info({"service": service})
     started = time.time()

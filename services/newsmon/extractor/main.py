@@ -7,7 +7,7 @@ import time
 from collections.abc import Awaitable
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 import faust
 from pydantic import ValidationError
@@ -16,6 +16,7 @@ from newsmon.core import serde, topics
 from newsmon.core.config import Settings
 from newsmon.core.dlq import dead_letter
 from newsmon.core.faustapp import (
+    Emit,
     await_deliveries,
     event_context,
     faust_topic,
@@ -34,12 +35,6 @@ from newsmon.extractor.pipeline import STAGES, Extraction, Extractor
 from newsmon.extractor.runner import ExtractionRunner
 
 log = get_logger(__name__)
-
-
-class Emit(Protocol):
-    """Starts sending one record; returns its delivery to await (None when already done)."""
-
-    async def __call__(self, topic: Any, key: str, value: bytes) -> Awaitable[Any] | None: ...
 
 
 @dataclass
@@ -82,7 +77,7 @@ class ExtractorService:
             options=table_options(self.app),
         )
         self.runner = ExtractionRunner(settings, extractor)
-        self.emit: Emit = self._send
+        self.emit: Emit = send_started
         # One agent instance per worker process keeps the pool busy; each instance handles
         # one record at a time so that table writes belong to that record's partition.
         self.agent = self.app.agent(
@@ -98,9 +93,6 @@ class ExtractorService:
             log.exception("warm_up_failed")
             return
         log.info("extractor_ready", seconds=round(time.perf_counter() - started, 2))
-
-    async def _send(self, topic: Any, key: str, value: bytes) -> Awaitable[Any] | None:
-        return await send_started(topic, key, value)
 
     async def _emit(self, topic: Any, key: str, value: bytes) -> None:
         """Send a record of the batch in progress; `process` awaits every delivery."""

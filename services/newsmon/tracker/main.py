@@ -102,7 +102,7 @@ class TrackerService:
         # name: (table, most decoded values cached). A series' state is the largest value
         # (every date's figures, ~100 KiB of JSON, several times that decoded), and the tone
         # and actor states hold windows and companions; the dedup tables hold `true`.
-        tables = {
+        self.tables = {
             "series": (self.series_table, SERIES_CACHED),
             "series-reports": (self.series_seen, None),
             "actors": (self.actors_table, STATES_CACHED),
@@ -111,7 +111,7 @@ class TrackerService:
         }
         self.staged = {
             name: StagedStore(cached_table(self.app, table, settings, limit))
-            for name, (table, limit) in tables.items()
+            for name, (table, limit) in self.tables.items()
         }
         self.series = SeriesTracker(self.staged["series"], self.staged["series-reports"])
         self.actors = ActorRegistry(self.staged["actors"], self.staged["actor-articles"])
@@ -137,13 +137,7 @@ class TrackerService:
 
     async def sample_state_size(self, *_app: Any) -> None:
         """Export the number of entries of each table (state size)."""
-        sizes = {
-            "series": len(self.series_table),
-            "series-reports": len(self.series_seen),
-            "actors": len(self.actors_table),
-            "actor-articles": len(self.actor_articles),
-            "tone": len(self.tone_table),
-        }
+        sizes = {name: len(table) for name, (table, _) in self.tables.items()}
         for name, size in sizes.items():
             m.STATE_ENTRIES.labels(table=name).set(size)
         m.SERIES_TRACKED.set(sizes["series"])

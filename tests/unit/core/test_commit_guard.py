@@ -16,12 +16,12 @@ from newsmon.core.faustapp import ChangelogWatch, ChangelogWriteFailed
 
 
 async def test_nothing_pending_is_settled() -> None:
-    watch = ChangelogWatch(app=None)  # type: ignore[arg-type]
+    watch = ChangelogWatch()
     assert await watch.settled(0.01)
 
 
 async def test_waits_for_records_acknowledged_within_the_limit() -> None:
-    watch = ChangelogWatch(app=None)  # type: ignore[arg-type]
+    watch = ChangelogWatch()
     fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
     watch.add(fut)
     asyncio.get_running_loop().call_later(0.05, fut.set_result, "metadata")
@@ -30,7 +30,7 @@ async def test_waits_for_records_acknowledged_within_the_limit() -> None:
 
 
 async def test_unacknowledged_record_defers_the_commit() -> None:
-    watch = ChangelogWatch(app=None)  # type: ignore[arg-type]
+    watch = ChangelogWatch()
     fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
     watch.add(fut)
     assert not await watch.settled(0.05)
@@ -40,7 +40,7 @@ async def test_unacknowledged_record_defers_the_commit() -> None:
 
 async def test_records_written_during_the_wait_are_not_waited_for() -> None:
     """The wait covers what was written before the commit began, so it always ends."""
-    watch = ChangelogWatch(app=None)  # type: ignore[arg-type]
+    watch = ChangelogWatch()
     loop = asyncio.get_running_loop()
     first: asyncio.Future[Any] = loop.create_future()
     later: asyncio.Future[Any] = loop.create_future()
@@ -56,7 +56,7 @@ async def test_records_written_during_the_wait_are_not_waited_for() -> None:
 
 
 async def test_undelivered_record_is_an_error() -> None:
-    watch = ChangelogWatch(app=None)  # type: ignore[arg-type]
+    watch = ChangelogWatch()
     fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
     watch.add(fut)
     fut.set_exception(OSError("broker gone"))
@@ -105,7 +105,7 @@ def _fake_send_changelog(self: Any, *args: Any, **kwargs: Any) -> Any:
 @pytest.mark.usefixtures("guard")
 async def test_guard_commits_once_the_changelog_is_acknowledged() -> None:
     COMMITTED.clear()
-    watch = ChangelogWatch(app=None)  # type: ignore[arg-type]
+    watch = ChangelogWatch()
     consumer = FakeConsumer(watch)
     loop = asyncio.get_running_loop()
     table = SimpleNamespace(app=consumer.app, next_future=loop.create_future())
@@ -125,7 +125,7 @@ async def test_guard_commits_once_the_changelog_is_acknowledged() -> None:
 @pytest.mark.usefixtures("guard")
 async def test_guard_crashes_the_consumer_when_a_changelog_record_fails() -> None:
     COMMITTED.clear()
-    watch = ChangelogWatch(app=None)  # type: ignore[arg-type]
+    watch = ChangelogWatch()
     consumer = FakeConsumer(watch)
     table = SimpleNamespace(
         app=consumer.app, next_future=asyncio.get_running_loop().create_future()
