@@ -12,6 +12,7 @@ import pytest
 
 from newsmon.core import topics
 from newsmon.core.config import Settings
+from newsmon.core.watchdog import PACE_INJECT_ENV
 from newsmon.ops import broker
 from tests.fault.articles import jsonl, pinned, short_articles
 from tests.fault.support import (
@@ -33,6 +34,7 @@ pytestmark = [pytest.mark.kafka, pytest.mark.fault, pytest.mark.slow]
 ARTICLES = 80
 SERVICES = ("extractor", "tracker", "alerter")
 DOWN_S = 8.0  # how long the broker stays away each time
+PACE_S = 0.3  # the faulty extractor's wait after each article
 
 
 def _results(stack: FaultStack) -> dict[str, Any]:
@@ -65,6 +67,7 @@ def test_broker_stop_and_kill_mid_stream_services_recover_with_same_results(
     stacks: Callable[[Settings], FaultStack],
     tmp_path: Path,
     figures: dict[str, Any],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Broker stop and kill -9 mid-stream: services reconnect alone; results equal a steady run."""
     # One raw partition: every key downstream sees one fixed order, so the two runs must agree
@@ -79,21 +82,32 @@ def test_broker_stop_and_kill_mid_stream_services_recover_with_same_results(
     from newsmon.ops.topics import ensure_topics_sync
 
     ensure_topics_sync(steady.settings)
-    for stack in (steady, faulty):
-        stack.start(*SERVICES)
+    steady.start(*SERVICES)
+    # The faulty stack's extractor takes one article at a time, PACE_S apart: a fast machine
+    # would otherwise extract a whole half in one batch before the broker goes, and the fault
+    # would hit an idle pipeline.
+    with monkeypatch.context() as env:
+        env.setenv(PACE_INJECT_ENV, str(PACE_S))
+        faulty.start("extractor")
+    faulty.start("tracker", "alerter")
     pids = {svc: faulty.pid(svc) for svc in SERVICES}
     for path in (first, second):
         res = steady.replay(str(path), "--as-fast-as-possible")
         assert res.returncode == 0, res.stdout + res.stderr
 
-    def bounce(kill: bool, after_records: int) -> dict[str, float]:
-        """Stop (or kill) the broker once the extractor is past `after_records`; restart it."""
+    def bounce(kill: bool, after_records: int, until: int) -> dict[str, float]:
+        """Stop (or kill) the broker once the extractor is past `after_records`; restart it.
+
+        `until` is the entities count once the replayed half is all extracted: the broker
+        must go before it is reached, and the extractor must reach it after the restart.
+        """
         wait_until(
             f"{after_records} extracted articles before the broker goes",
             lambda: topic_size(faulty.settings, topics.ENTITIES) >= after_records,
             timeout=180,
         )
         at = topic_size(faulty.settings, topics.ENTITIES)
+        assert at < until, f"the extractor was done ({at} of {until}) before the broker went"
         t0 = time.monotonic()
         assert broker.stop(broker_settings, timeout=60, kill=kill), "the private broker was down"
         stopped = time.monotonic() - t0
@@ -103,24 +117,24 @@ def test_broker_stop_and_kill_mid_stream_services_recover_with_same_results(
         started = time.monotonic() - t1
         t2 = time.monotonic()
         wait_until(
-            "the extractor to publish again after the broker came back",
-            lambda: topic_size(faulty.settings, topics.ENTITIES) > at,
+            f"the extractor to finish the {until} articles after the broker came back",
+            lambda: topic_size(faulty.settings, topics.ENTITIES) >= until,
             timeout=180,
         )
         return {
             "entities_at_stop": at,
             "stop_s": round(stopped, 1),
             "broker_start_s": round(started, 1),
-            "first_new_result_after_s": round(time.monotonic() - t2, 1),
+            "half_done_after_restart_s": round(time.monotonic() - t2, 1),
         }
 
     res = faulty.replay(str(first), "--as-fast-as-possible")
     assert res.returncode == 0, res.stdout + res.stderr
-    figures.update(articles=ARTICLES, broker_down_s=DOWN_S)
-    figures["clean_stop"] = bounce(kill=False, after_records=5)
+    figures.update(articles=ARTICLES, broker_down_s=DOWN_S, extractor_pace_s=PACE_S)
+    figures["clean_stop"] = bounce(kill=False, after_records=5, until=ARTICLES // 2)
     res = faulty.replay(str(second), "--as-fast-as-possible")
     assert res.returncode == 0, res.stdout + res.stderr
-    figures["kill_9"] = bounce(kill=True, after_records=ARTICLES // 2 + 5)
+    figures["kill_9"] = bounce(kill=True, after_records=ARTICLES // 2 + 5, until=ARTICLES)
 
     settle_s = settle(faulty.settings, SERVICES, 180, stack=faulty)
     settle(steady.settings, SERVICES, 180, stack=steady)

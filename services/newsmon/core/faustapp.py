@@ -554,6 +554,9 @@ async def for_each_batch(
     queue = getattr(manual.channel, "queue", None)
     watch = stall_watch(getattr(stream, "app", None))
     inject = _injected_stall()
+    pace = _injected_pace()
+    if pace:
+        max_size = 1
     done = 0
     batch: list[Any] = []
     async for event in manual.events():
@@ -569,6 +572,8 @@ async def for_each_batch(
                     watch.progressed(msg.tp, msg.offset + 1, now)
             done += len(batch)
             batch = []
+            if pace:
+                await asyncio.sleep(pace)
             if inject is not None and done >= inject:
                 _log.warning("fault_injected", fault="stall", after_records=done)
                 await asyncio.Event().wait()  # never set: this agent reads nothing more
@@ -580,6 +585,12 @@ def _injected_stall() -> int | None:
     if not value or watchdog.restarts() > 0:
         return None
     return int(value)
+
+
+def _injected_pace() -> float:
+    """Seconds to wait after each record (tests only; 0 when unset)."""
+    value = os.environ.get(watchdog.PACE_INJECT_ENV)
+    return float(value) if value else 0.0
 
 
 #: Delays between attempts at a batch that failed (transient broker or metadata errors).

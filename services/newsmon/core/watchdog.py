@@ -39,6 +39,9 @@ RESTARTS_ENV = "NEWSMON_RESTARTS"
 #: Fault injection for the tests: the agent stops reading after this many records, in the
 #: first life of the process only (before any in-place restart).
 STALL_INJECT_ENV = "NEWSMON_FAULT_STALL_AFTER_RECORDS"
+#: Fault tests only: the agent takes one record at a time and waits this many seconds after
+#: each, so that a fault injected "mid-stream" surely finds work left to do.
+PACE_INJECT_ENV = "NEWSMON_FAULT_RECORD_DELAY_S"
 
 
 #: A partition idle this many times the limit is a stall even while others progress.
