@@ -27,6 +27,7 @@ from newsmon.core.config import Settings
 from newsmon.core.kafka import client_kwargs, ssl_context
 from newsmon.core.metrics import (
     COMMITS_DEFERRED,
+    COMMITS_HELD_BACK,
     RESTARTS,
     SERVICE_INFO,
     SERVICE_READY,
@@ -115,6 +116,92 @@ def changelog_watch(app: faust.App) -> ChangelogWatch | None:
     return watch
 
 
+class ProcessedLedger:
+    """The input offsets an app's agents finished, per partition, since the last assignment.
+
+    Faust can acknowledge records that no agent processed: a record taken from the stream
+    while its flow is suspended, or from an earlier consumer generation, is skipped *and*
+    acknowledged, and its re-fetched copy is dropped when the fetch position has moved past
+    it (faust/streams.py `skipped_value`, faust/transport/consumer.py "DROPPED MESSAGE"); and
+    Faust commits a run of acknowledged offsets that starts one past the committed one. A
+    restart with a backlog hit this: records routed in the instant between Faust resuming the
+    flow and seeking to the committed offsets were committed unprocessed and never seen again.
+    The commit guard therefore commits a partition only up to the first offset, from the one
+    last committed, that is not in this ledger (`for_each_batch` records every event it
+    finished). Compacted topics are exempt: compaction leaves gaps in their offsets.
+    """
+
+    def __init__(self, exempt_topics: Iterable[str] = ()) -> None:
+        self.done: dict[Any, set[int]] = {}
+        self.exempt_topics = set(exempt_topics)
+
+    def finished(self, tp: Any, offset: int) -> None:
+        self.done.setdefault(tp, set()).add(offset)
+
+    def exempt(self, tp: Any) -> bool:
+        topic = getattr(tp, "topic", None)
+        return topic in self.exempt_topics or str(topic).endswith("-changelog")
+
+    def frontier(self, tp: Any, start: int) -> int:
+        """The first offset at or after `start` that no agent finished."""
+        done = self.done.get(tp, ())
+        offset = start
+        while offset in done:
+            offset += 1
+        return offset
+
+    def committed(self, tp: Any, offset: int) -> None:
+        """Forget the offsets below a committed one."""
+        done = self.done.get(tp)
+        if done:
+            self.done[tp] = {o for o in done if o >= offset}
+
+    def clear(self) -> None:
+        self.done.clear()
+
+
+def processed_ledger(app: Any) -> ProcessedLedger | None:
+    ledger: ProcessedLedger | None = getattr(app, "_newsmon_ledger", None)
+    return ledger
+
+
+def _hold_back(consumer: Any, ledger: ProcessedLedger, offsets: Any) -> dict[Any, int]:
+    """`offsets` with each partition's commit held to the first offset no agent finished.
+
+    The acknowledged offsets Faust took for a commit that is held back are given back to it
+    (those the agents finished), as for a deferred commit.
+    """
+    out: dict[Any, int] = {}
+    for tp, offset in offsets.items():
+        if ledger.exempt(tp):
+            out[tp] = offset
+            continue
+        done = ledger.done.get(tp, set())
+        start = consumer._committed_offset.get(tp)
+        if start is None:  # never committed: the first offset finished is the start
+            start = min(done) if done else offset
+        frontier = ledger.frontier(tp, start)
+        if frontier >= offset:
+            out[tp] = offset
+            continue
+        acked, index = consumer._acked[tp], consumer._acked_index[tp]
+        back = [o for o in range(frontier, offset) if o in done and o not in index]
+        acked.extend(back)
+        index.update(back)
+        acked.sort()
+        COMMITS_HELD_BACK.inc()
+        _log.warning(
+            "commit_held_back",
+            partition=f"{getattr(tp, 'topic', tp)}:{getattr(tp, 'partition', '')}",
+            acknowledged_to=offset,
+            processed_to=frontier,
+            committed=start,
+        )
+        if frontier > start:
+            out[tp] = frontier
+    return out
+
+
 def _restore_acked(consumer: Any, offsets: Any) -> None:
     """Give back to Faust's consumer the acknowledged offsets a deferred commit took.
 
@@ -156,6 +243,11 @@ def _install_commit_guard() -> None:
         return fut
 
     async def guarded_commit_offsets(self: Any, offsets: Any, *args: Any, **kwargs: Any) -> bool:
+        ledger = processed_ledger(self.app)
+        if ledger is not None:
+            offsets = _hold_back(self, ledger, offsets)
+            if not offsets:
+                return False
         watch = changelog_watch(self.app)
         if watch is not None:
             try:
@@ -174,6 +266,9 @@ def _install_commit_guard() -> None:
                 await self.crash(exc)
                 return False
         result: bool = await commit_offsets(self, offsets, *args, **kwargs)
+        if result and ledger is not None:
+            for tp, offset in offsets.items():
+                ledger.committed(tp, offset)
         return result
 
     guarded_commit_offsets._newsmon_guard = True  # type: ignore[attr-defined]
@@ -215,6 +310,11 @@ def make_app(service: str, settings: Settings, **overrides: Any) -> faust.App:
     if settings.commit_guard:
         _install_commit_guard()
         app._newsmon_changelogs = ChangelogWatch()  # type: ignore[attr-defined]
+        app._newsmon_ledger = ProcessedLedger(  # type: ignore[attr-defined]
+            topics.topic_name(spec, settings.topic_prefix)
+            for spec in topics.TOPICS.values()
+            if spec.cleanup_policy == "compact"
+        )
     app._newsmon_table_options = rocksdb_options(settings)  # type: ignore[attr-defined]
     SERVICE_INFO.info({"service": service})
     started = time.time()
@@ -260,6 +360,9 @@ def make_app(service: str, settings: Settings, **overrides: Any) -> faust.App:
     async def _assigned(sender: Any, *args: Any, **kwargs: Any) -> None:
         for cache in caches:
             cache.clear_cache()
+        ledger = processed_ledger(app)
+        if ledger is not None:
+            ledger.clear()  # the partitions are read again from their committed offsets
         assigned_once.set()
         SERVICE_READY.set(1)
         stall.assigned(_input_partitions(app), watchdog.now())
@@ -553,6 +656,7 @@ async def for_each_batch(
     manual = stream.noack()
     queue = getattr(manual.channel, "queue", None)
     watch = stall_watch(getattr(stream, "app", None))
+    ledger = processed_ledger(getattr(stream, "app", None))
     inject = _injected_stall()
     pace = _injected_pace()
     if pace:
@@ -563,6 +667,9 @@ async def for_each_batch(
         batch.append(event)
         if len(batch) >= max_size or queue is None or queue.empty():
             await _process_with_retries(process, batch)
+            if ledger is not None:
+                for finished in batch:
+                    ledger.finished(finished.message.tp, finished.message.offset)
             for finished in batch:
                 await manual.ack(finished)
             if watch is not None:

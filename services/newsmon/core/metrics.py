@@ -31,6 +31,11 @@ COMMITS_DEFERRED = Counter(
     "newsmon_commits_deferred_total",
     "Offset commits put off because table changelog records were not yet acknowledged",
 )
+COMMITS_HELD_BACK = Counter(
+    "newsmon_commits_held_back_total",
+    "Offset commits held back to the first record no agent processed (Faust had acknowledged "
+    "records it never delivered)",
+)
 RESTARTS = Gauge(
     "newsmon_service_restarts",
     "In-place restarts of this service by its stall watchdog since it was started",

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from faust.tables.base import Collection
 from faust.transport.consumer import Consumer
+from faust.types import TP as TopicPartition
 
 from newsmon.core import faustapp
 from newsmon.core.faustapp import ChangelogWatch, ChangelogWriteFailed
@@ -188,3 +189,70 @@ def test_a_deferred_commit_gives_its_offsets_back_to_faust(committed: int | None
     new_offset(stuck, "tp")
     _ack(stuck, *range(80, 86))
     assert new_offset(stuck, "tp") is None
+
+
+TP = TopicPartition("p.newsmon-tracker-by-series", 2)
+
+
+class LedgerConsumer(FakeConsumer):
+    def __init__(self, ledger: faustapp.ProcessedLedger, committed: int | None) -> None:
+        super().__init__(ChangelogWatch())
+        self.app._newsmon_ledger = ledger
+        self._committed_offset[TP] = committed
+
+
+@pytest.mark.usefixtures("guard")
+async def test_a_commit_stops_at_the_first_record_no_agent_processed() -> None:
+    """Faust acknowledged 6..8 without delivering them (skipped, then dropped on re-fetch):
+    the commit holds at 6, so a restart reads them again."""
+    COMMITTED.clear()
+    ledger = faustapp.ProcessedLedger()
+    for offset in range(9, 13):
+        ledger.finished(TP, offset)
+    consumer = LedgerConsumer(ledger, committed=6)
+    assert await Consumer._commit_offsets(consumer, {TP: 13}) is False  # type: ignore[arg-type]
+    assert COMMITTED == []
+    # the offsets the agents processed go back to Faust's bookkeeping, the others do not
+    assert consumer._acked[TP] == [9, 10, 11, 12]
+    for offset in (6, 7, 8):  # processed after all (re-read): the commit goes through
+        ledger.finished(TP, offset)
+    assert await Consumer._commit_offsets(consumer, {TP: 13}) is True  # type: ignore[arg-type]
+    assert COMMITTED == [{TP: 13}]
+    assert ledger.done[TP] == set()  # forgotten once committed
+
+
+@pytest.mark.usefixtures("guard")
+async def test_a_commit_goes_as_far_as_the_records_processed_in_a_row() -> None:
+    COMMITTED.clear()
+    ledger = faustapp.ProcessedLedger()
+    for offset in (6, 7, 9):
+        ledger.finished(TP, offset)
+    consumer = LedgerConsumer(ledger, committed=6)
+    assert await Consumer._commit_offsets(consumer, {TP: 10}) is True  # type: ignore[arg-type]
+    assert COMMITTED == [{TP: 8}]
+    assert consumer._acked[TP] == [9]
+
+
+@pytest.mark.usefixtures("guard")
+async def test_compacted_topics_and_changelogs_commit_as_faust_says() -> None:
+    """Compaction leaves gaps in a topic's offsets: no agent ever sees the missing ones."""
+    COMMITTED.clear()
+    metrics = TopicPartition("p.news.metrics", 0)
+    changelog = TopicPartition("p.newsmon-tracker-series-changelog", 0)
+    ledger = faustapp.ProcessedLedger(["p.news.metrics"])
+    consumer = LedgerConsumer(ledger, committed=0)
+    offsets = {metrics: 50, changelog: 7}
+    assert await Consumer._commit_offsets(consumer, offsets) is True  # type: ignore[arg-type]
+    assert COMMITTED == [offsets]
+
+
+def test_the_ledger_forgets_on_assignment_and_below_commits() -> None:
+    ledger = faustapp.ProcessedLedger()
+    for offset in (3, 4, 5, 8):
+        ledger.finished(TP, offset)
+    assert ledger.frontier(TP, 3) == 6
+    assert ledger.frontier(TP, 2) == 2
+    ledger.committed(TP, 5)
+    assert ledger.done[TP] == {5, 8}
+    ledger.clear()
+    assert ledger.frontier(TP, 5) == 5
