@@ -243,7 +243,7 @@ async def test_compacted_topics_and_changelogs_commit_as_faust_says() -> None:
     consumer = LedgerConsumer(ledger, committed=0)
     offsets = {metrics: 50, changelog: 7}
     assert await Consumer._commit_offsets(consumer, offsets) is True  # type: ignore[arg-type]
-    assert COMMITTED == [offsets]
+    assert [offsets] == COMMITTED
 
 
 def test_the_ledger_forgets_on_assignment_and_below_commits() -> None:
