@@ -83,6 +83,9 @@ def start_service(settings: Settings, service: str) -> tuple[int, bool]:
     env = {**os.environ, **to_env(settings)}
     if settings.log_format == "auto":
         env["NEWSMON_LOG_FORMAT"] = "json"
+    # Unbuffered: the log file has every line up to a crash (a buffered stdout loses the last
+    # lines to a SIGKILL, just those that tell what the service was doing).
+    env["PYTHONUNBUFFERED"] = "1"
     proc = procs.spawn(
         _newsmon_argv(service), pidfile(settings, service), logfile(settings, service), env=env
     )
