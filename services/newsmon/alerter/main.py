@@ -15,8 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
 import faust
@@ -26,6 +25,7 @@ from newsmon.alerter import metrics as m
 from newsmon.alerter.alerts import AlertGate, Evaluator
 from newsmon.alerter.rules import RuleSet, load_rules
 from newsmon.core import serde, topics
+from newsmon.core.bundles import BUNDLES_PER_BATCH, bundles, unbundle
 from newsmon.core.config import Settings
 from newsmon.core.dlq import dead_letter
 from newsmon.core.faustapp import (
@@ -159,43 +159,40 @@ class AlerterService:
         decode: Callable[[bytes], Any],
         evaluate: Callable[[Any], list[Alert]],
     ) -> Callable[[Any], Awaitable[None]]:
-        def evaluated(key: Any, value: bytes) -> list[Outgoing]:
+        def evaluated(key: Any, value: bytes) -> tuple[list[tuple[str, Any]], list[Outgoing]]:
+            """(candidates keyed by rule|subject, dead letters) of one input record."""
             RECORDS_IN.labels(topic=spec.name).inc()
             k = key.decode("utf-8", "replace") if isinstance(key, bytes) else key
             try:
                 rec = decode(value)
             except (ValidationError, ValueError) as exc:
-                return [self._dead_letter(spec.name, "invalid_record", str(exc), value, k)]
+                return [], [self._dead_letter(spec.name, "invalid_record", str(exc), value, k)]
             try:
                 with bound_article(_article_id(rec)):
                     candidates = evaluate(rec)
             except Exception as exc:  # a rule bug must not stop the stream
                 log.exception("evaluation_failed", topic=spec.name, key=k)
-                return [
-                    self._dead_letter(
-                        spec.name, "evaluation_failed", f"{type(exc).__name__}: {exc}", value, k
-                    )
-                ]
+                detail = f"{type(exc).__name__}: {exc}"
+                return [], [self._dead_letter(spec.name, "evaluation_failed", detail, value, k)]
             ingested = _ingested_at(rec)
-            out: list[Outgoing] = []
-            for alert in candidates:
-                body = {
-                    "alert": alert.model_dump(mode="json"),
-                    "ingested_at": ingested.isoformat() if ingested else None,
-                }
-                out.append(
-                    (
-                        self.candidates,
-                        f"{alert.rule}|{alert.subject}",
-                        json.dumps(body, separators=(",", ":")).encode("utf-8"),
-                    )
+            at = ingested.isoformat() if ingested else None
+            return [
+                (
+                    f"{alert.rule}|{alert.subject}",
+                    {"alert": alert.model_dump(mode="json"), "ingested_at": at},
                 )
-            return out
+                for alert in candidates
+            ], []
 
         async def process(events: list[Any]) -> None:
+            items: list[tuple[str, Any]] = []
             outgoing: list[Outgoing] = []
             for event in events:
-                outgoing.extend(evaluated(event.key, event.value))
+                found, rejected = evaluated(event.key, event.value)
+                items.extend(found)
+                outgoing.extend(rejected)
+            # One record per gate partition (core/bundles.py), not one per candidate.
+            outgoing.extend(bundles(self.candidates, items))
             await self._send_all(outgoing)
 
         async def agent(stream: Any) -> None:
@@ -204,12 +201,11 @@ class AlerterService:
         agent.__name__ = f"evaluate_{spec.name.replace('.', '_')}"
         return agent
 
-    def _admit(self, event: Any) -> tuple[Alert, dict[str, Any]] | None:
+    def _admit(self, event: Any, body: Any) -> tuple[Alert, dict[str, Any]] | None:
         """Run one candidate through the gate (writes staged); the alert to publish, if any."""
         try:
-            body = json.loads(event.value)
             candidate = Alert.model_validate(body["alert"])
-        except (ValidationError, ValueError, KeyError) as exc:
+        except (ValidationError, ValueError, KeyError, TypeError) as exc:
             log.warning("candidate_rejected", detail=str(exc)[:300])
             return None
         marks = [store.savepoint() for store in self.staged]
@@ -234,10 +230,21 @@ class AlerterService:
                 return None
         return alert, body
 
+    def _candidates(self, events: list[Any]) -> Iterator[tuple[Any, Any]]:
+        """(event, candidate body) of every candidate the records carry (bundles or single)."""
+        for event in events:
+            try:
+                items = unbundle(event.key, event.value)
+            except ValueError as exc:
+                log.warning("candidate_rejected", detail=str(exc)[:300])
+                continue
+            for _key, body in items:
+                yield event, body
+
     async def _process_candidates(self, events: list[Any]) -> None:
         for store in self.staged:
             store.rollback()
-        admitted = [a for a in (self._admit(event) for event in events) if a is not None]
+        admitted = [a for a in (self._admit(e, body) for e, body in self._candidates(events)) if a]
         # Publish (and wait for the acks) before recording them as emitted: a crash in
         # between republishes the same ids rather than losing the alerts.
         try:
@@ -270,7 +277,7 @@ class AlerterService:
             )
 
     async def _gate_agent(self, stream: Any) -> None:
-        await for_each_batch(stream, self._process_candidates)
+        await for_each_batch(stream, self._process_candidates, max_size=BUNDLES_PER_BATCH)
 
 
 #: How many of the latest alerts the gate reads back from news.alerts at each assignment.

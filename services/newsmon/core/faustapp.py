@@ -571,12 +571,15 @@ def table_options(app: faust.App) -> dict[str, Any] | None:
 
 
 def json_table(app: faust.App, name: str, help_: str) -> Any:
-    """A table with JSON keys and values (plain dicts, never pydantic objects)."""
+    """A table with JSON keys and raw values: use it through `cached_table`, which stores each
+    value's JSON bytes (encoded once for both the changelog and RocksDB)."""
     return app.Table(
         name,
         default=None,
         partitions=topics.PARTITIONS,
-        schema=faust.Schema(key_serializer="json", value_serializer="json"),
+        # The store and the changelog take their serializers from the types: bytes is "raw".
+        value_type=bytes,
+        schema=faust.Schema(key_serializer="json", value_serializer="raw"),
         help=help_,
         options=table_options(app),
     )

@@ -14,9 +14,12 @@ from typing import Any
 
 from newsmon.core.models import ActorRef, ActorSalience, ArticleEntities, SourcedEvidence, utcnow
 
-#: Co-occurring actors kept per actor (the most frequent), and how many a record lists.
+#: Co-occurring actors kept per actor (the most frequent; up to twice as many between two
+#: trims), and how many a record lists.
 MAX_CO_OCCURRING = 50
 CO_OCCURRING_SHOWN = 10
+#: Companions counted per sighting: the article's most mentioned other actors.
+CO_PER_SIGHTING = 15
 #: Mentions quoted as evidence of a first sighting.
 EVIDENCE_MENTIONS = 3
 
@@ -25,9 +28,18 @@ Sighting = dict[str, Any]
 
 
 def route_entities(rec: ArticleEntities) -> list[tuple[str, Sighting]]:
-    """One sighting per entity of the article, keyed by actor id (the repartition step)."""
+    """One sighting per entity of the article, keyed by actor id (the repartition step).
+
+    A sighting carries what counting needs, no more: the mention count, the first mentions
+    (evidence of a first sighting) and its companions as [id, name] pairs: the article's
+    CO_PER_SIGHTING most mentioned other actors.
+    """
     ingested = rec.ingested_at or rec.extracted_at
-    refs = [{"id": e.id, "name": e.name} for e in rec.entities]
+    # The article's most mentioned actors are its companions (an article can name dozens,
+    # and every sighting lists them: the re-keyed records grew with the square of that).
+    salient = sorted(rec.entities, key=lambda e: (-len(e.mentions), e.id))[: CO_PER_SIGHTING + 1]
+    refs = [[e.id, e.name] for e in salient]
+    published, ingested_at = rec.published_at.isoformat(), ingested.isoformat()
     out = []
     for ent in rec.entities:
         out.append(
@@ -36,14 +48,29 @@ def route_entities(rec: ArticleEntities) -> list[tuple[str, Sighting]]:
                 {
                     "article_id": rec.article_id,
                     "source": rec.source,
-                    "published_at": rec.published_at.isoformat(),
-                    "ingested_at": ingested.isoformat(),
-                    "entity": ent.model_dump(mode="json"),
-                    "co": [r for r in refs if r["id"] != ent.id],
+                    "published_at": published,
+                    "ingested_at": ingested_at,
+                    "entity": {
+                        "id": ent.id,
+                        "name": ent.name,
+                        "type": ent.type,
+                        "actor_type": ent.actor_type,
+                        "known": ent.known,
+                        "mentions": len(ent.mentions),
+                        "evidence": [
+                            {"text": m.text, "start": m.start, "end": m.end}
+                            for m in ent.mentions[:EVIDENCE_MENTIONS]
+                        ],
+                    },
+                    "co": [r for r in refs if r[0] != ent.id][:CO_PER_SIGHTING],
                 },
             )
         )
     return out
+
+
+def _by_count(item: tuple[str, list[Any]]) -> tuple[int, str]:
+    return (-item[1][1], item[0])
 
 
 def _is_power_of_two(n: int) -> bool:
@@ -75,9 +102,12 @@ class ActorRegistry:
             return None
         self.seen[seen_key] = True
         ent = s["entity"]
+        mentions = ent["mentions"]
+        if isinstance(mentions, list):  # a sighting routed by an earlier version
+            ent = {**ent, "mentions": len(mentions), "evidence": mentions[:EVIDENCE_MENTIONS]}
         evidence = [
             {"text": m["text"], "start": m["start"], "end": m["end"], "article_id": s["article_id"]}
-            for m in ent["mentions"][:EVIDENCE_MENTIONS]
+            for m in ent["evidence"]
         ]
         state: ActorState | None = self.store.get(actor_id)
         first = state is None
@@ -105,15 +135,18 @@ class ActorRegistry:
             state.update(
                 first_seen=s["published_at"], first_article_id=s["article_id"], evidence=evidence
             )
-        state["mentions"] += max(1, len(ent["mentions"]))
+        state["mentions"] += max(1, ent["mentions"])
         state["articles"] += 1
         co = dict(state["co"])
         for ref in s["co"]:
-            name, count = co.get(ref["id"], (ref["name"], 0))
-            co[ref["id"]] = (name, count + 1)
-        if len(co) > MAX_CO_OCCURRING:
-            co = dict(sorted(co.items(), key=lambda kv: (-kv[1][1], kv[0]))[:MAX_CO_OCCURRING])
-        state["co"] = {k: list(v) for k, v in co.items()}
+            ref_id, ref_name = (ref["id"], ref["name"]) if isinstance(ref, dict) else ref
+            known = co.get(ref_id)
+            co[ref_id] = [ref_name, 1] if known is None else [known[0], known[1] + 1]
+        if len(co) > 2 * MAX_CO_OCCURRING:
+            # Trimmed back to the most frequent when twice the bound: sorting on every
+            # sighting cost more than the rest of the update.
+            co = dict(sorted(co.items(), key=_by_count)[:MAX_CO_OCCURRING])
+        state["co"] = co
 
         publish = first or material_change(state["published"], state["mentions"], state["articles"])
         if publish:
@@ -125,7 +158,7 @@ class ActorRegistry:
 
     @staticmethod
     def record(state: ActorState, update: str, s: Sighting) -> ActorSalience:
-        top = sorted(state["co"].items(), key=lambda kv: (-kv[1][1], kv[0]))[:CO_OCCURRING_SHOWN]
+        top = sorted(state["co"].items(), key=_by_count)[:CO_OCCURRING_SHOWN]
         return ActorSalience(
             update=update,
             actor=ActorRef(id=state["id"], name=state["name"]),

@@ -2,8 +2,9 @@
 
 Inputs are keyed by article id, state by series / actor / pair id, so every input goes
 through two stages: a stateless router re-keys each article's facts onto an internal topic
-(`<prefix>newsmon-tracker-by-series`, `-by-actor`, `-by-pair`), and a stateful agent on that
-topic updates a table that is partitioned like it (changelog partitions = `PARTITIONS`).
+(`<prefix>newsmon-tracker-by-series`, `-by-actor`, `-by-pair`), a batch's items bundled into
+one record per partition (core/bundles.py), and a stateful agent on that topic updates a table
+that is partitioned like it (changelog partitions = `PARTITIONS`).
 Every state change is idempotent (dedup by article and figure), so redelivery after a crash
 or a replay of the same articles publishes nothing new.
 
@@ -14,7 +15,6 @@ that, and its inputs acked last (see core/tables.py).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -22,6 +22,7 @@ import faust
 from pydantic import BaseModel, ValidationError
 
 from newsmon.core import serde, topics
+from newsmon.core.bundles import BUNDLES_PER_BATCH, bundles, item_bytes, unbundle
 from newsmon.core.config import Settings
 from newsmon.core.dlq import dead_letter
 from newsmon.core.faustapp import (
@@ -60,13 +61,10 @@ log = get_logger(__name__)
 
 #: Seconds between two samples of the tables' sizes.
 STATE_SAMPLE_S = 30.0
-#: Decoded values kept in memory: series states, and actor and tone states.
-SERIES_CACHED = 64
+#: Decoded values kept in memory: series entries (headers, dates, figures), and actor and
+#: tone states.
+SERIES_CACHED = 2000
 STATES_CACHED = 2000
-
-
-def _json(obj: Any) -> bytes:
-    return json.dumps(obj, separators=(",", ":"), sort_keys=True).encode("utf-8")
 
 
 class TrackerService:
@@ -99,9 +97,9 @@ class TrackerService:
         )
 
         # The logic writes to staged views; writes reach the tables once outputs are acked.
-        # name: (table, most decoded values cached). A series' state is the largest value
-        # (every date's figures, ~100 KiB of JSON, several times that decoded), and the tone
-        # and actor states hold windows and companions; the dedup tables hold `true`.
+        # name: (table, most decoded values cached). The series table holds headers (a point
+        # per date, a few KiB to tens of KiB), date indexes and figures (under 1 KiB); the
+        # tone and actor states hold windows and companions; the dedup tables hold `true`.
         self.tables = {
             "series": (self.series_table, SERIES_CACHED),
             "series-reports": (self.series_seen, None),
@@ -140,7 +138,9 @@ class TrackerService:
         sizes = {name: len(table) for name, (table, _) in self.tables.items()}
         for name, size in sizes.items():
             m.STATE_ENTRIES.labels(table=name).set(size)
-        m.SERIES_TRACKED.set(sizes["series"])
+        # The series table holds each series' header under its id, its dates and figures
+        # under 'id|date[|value]'.
+        m.SERIES_TRACKED.set(sum(1 for key in self.series_table if "|" not in key))
         m.ACTORS_KNOWN.set(sizes["actors"])
 
     # -- wiring -----------------------------------------------------------------------------
@@ -165,13 +165,15 @@ class TrackerService:
         route: Callable[[Any], list[tuple[str, dict[str, Any]]]],
         out: Any,
     ) -> Callable[[Any], Awaitable[None]]:
-        def routed(key: Any, value: bytes) -> list[Outgoing]:
+        def routed(key: Any, value: bytes) -> tuple[list[tuple[str, Any]], list[Outgoing]]:
+            """(items to re-key, dead letters) of one input record."""
             RECORDS_IN.labels(topic=spec.name).inc()
             article_id = key.decode("utf-8", "replace") if isinstance(key, bytes) else key
             try:
                 rec: Any = model.model_validate_json(value)
             except (ValidationError, ValueError) as exc:
-                return [self._dead_letter(spec.name, "invalid_record", str(exc), value, article_id)]
+                dl = self._dead_letter(spec.name, "invalid_record", str(exc), value, article_id)
+                return [], [dl]
             with bound_article(rec.article_id):
                 now = utcnow()
                 m.EVENT_TIME_LAG.labels(input=spec.name).observe(
@@ -180,12 +182,17 @@ class TrackerService:
                 m.PROCESSING_LAG.labels(input=spec.name).set(
                     max(0.0, (now - rec.extracted_at).total_seconds())
                 )
-                return [(out, k, _json(r)) for k, r in route(rec)]
+                return route(rec), []
 
         async def process(events: list[Any]) -> None:
+            items: list[tuple[str, Any]] = []
             outgoing: list[Outgoing] = []
             for event in events:
-                outgoing.extend(routed(event.key, event.value))
+                routed_items, rejected = routed(event.key, event.value)
+                items.extend(routed_items)
+                outgoing.extend(rejected)
+            # One record per destination partition (core/bundles.py), not one per item.
+            outgoing.extend(bundles(out, items))
             await self._send_all(outgoing)
 
         async def agent(stream: Any) -> None:
@@ -210,34 +217,46 @@ class TrackerService:
         nothing is acked.
         """
 
+        def one(event: Any, k: str, routed: Any) -> tuple[Outgoing | None, Any]:
+            """Apply one item (writes staged); (dead letter, None) when it fails."""
+            marks = [store.savepoint() for store in stores]
+            try:
+                return None, apply(k, routed)
+            except Exception as exc:  # a bad item must never stop the agent
+                for store, mark in zip(stores, marks, strict=True):
+                    store.rollback_to(mark)
+                article_id = routed.get("article_id") if isinstance(routed, dict) else None
+                log.exception("tracking_failed", stage=name, key=k, article_id=article_id)
+                detail = f"{type(exc).__name__}: {exc}"
+                return self._dead_letter(
+                    name, "tracking_failed", detail, item_bytes(k, routed), None
+                ), None
+
         async def process(events: list[Any]) -> None:
             for store in stores:
                 store.rollback()
             outgoing: list[Outgoing] = []
             results: list[tuple[str, Any]] = []
             for event in events:
-                key, value = event.key, event.value
-                k = key.decode("utf-8") if isinstance(key, bytes) else str(key)
-                marks = [store.savepoint() for store in stores]
-                for store in stores:
-                    store.owner = event
                 try:
-                    routed = json.loads(value)
-                    with event_context(event), bound_article(routed.get("article_id")):
-                        result = apply(k, routed)
-                except Exception as exc:  # a bad record must never stop the agent
-                    for store, mark in zip(stores, marks, strict=True):
-                        store.rollback_to(mark)
-                    log.exception("tracking_failed", stage=name, key=k)
+                    items = unbundle(event.key, event.value)
+                except ValueError as exc:
                     outgoing.append(
-                        self._dead_letter(
-                            name, "tracking_failed", f"{type(exc).__name__}: {exc}", value, None
-                        )
+                        self._dead_letter(name, "invalid_record", str(exc), event.value, None)
                     )
                     continue
-                if result is not None:
-                    outgoing.append(publish(k, result))
-                    results.append((k, result))
+                for store in stores:
+                    store.owner = event
+                # Every item of the record maps to its partition: their table writes land in
+                # that partition's changelog (core/bundles.py).
+                with event_context(event):
+                    for k, routed in items:
+                        rejected, result = one(event, k, routed)
+                        if rejected is not None:
+                            outgoing.append(rejected)
+                        elif result is not None:
+                            outgoing.append(publish(k, result))
+                            results.append((k, result))
             try:
                 await self._send_all(outgoing)
             except BaseException:
@@ -250,7 +269,7 @@ class TrackerService:
                 published(k, result)
 
         async def agent(stream: Any) -> None:
-            await for_each_batch(stream, process)
+            await for_each_batch(stream, process, max_size=BUNDLES_PER_BATCH)
 
         agent.__name__ = f"track_{name}"
         return agent

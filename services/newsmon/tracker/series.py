@@ -16,11 +16,13 @@ Policy for one date (documented in the README, tested in tests/unit/tracker):
 * a value is approximate only when every report of it is approximate ("about 30" and "30"
   make an exact 30).
 
-The state of a series is a plain JSON-serialisable dict (it lives in a Faust table): per date,
-per distinct value, the reports folded into one figure (distinct sources, latest publication,
-approximate flag, report count, and at most a few article ids and evidence sentences), so an
-update costs the same whether a thousand articles or one reported the figure. The keys of the
-reports already counted live in a second table (`seen`).
+The state of a series is plain JSON-serialisable dicts in a store (a Faust table), split so that
+an update writes a few small values (see `add_report`): a header with the series' points, per
+date an index of its figures, and per distinct value of a date the reports folded into one
+figure (distinct sources, latest publication, approximate flag, report count, and at most a few
+article ids and evidence sentences). An update therefore costs the same whether a thousand
+articles or one reported the figure, and whether a date has one figure or fifty. The keys of
+the reports already counted live in a second table (`seen`).
 """
 
 from __future__ import annotations
@@ -136,6 +138,16 @@ def seen_key(sid: str, report: Report) -> str:
     return f"{sid}|{report['as_of']}|{report['article_id']}|{_figure_key(report['value'])}"
 
 
+def date_key(sid: str, as_of: str) -> str:
+    """The key of a date's index (its figures' summaries) in the series store."""
+    return f"{sid}|{as_of}"
+
+
+def figure_key(sid: str, as_of: str, vkey: str) -> str:
+    """The key of one figure (one value of one date, its reports folded) in the series store."""
+    return f"{sid}|{as_of}|{vkey}"
+
+
 def _merge(figure: Figure | None, report: Report) -> Figure:
     """A date's figure (one value) with one more report folded in; a new dict."""
     entry = {
@@ -182,18 +194,18 @@ def _evidence_order(e: dict[str, Any]) -> tuple[str, str, int]:
     return (e["published_at"], e["article_id"], e["start"])
 
 
-def _choose(figures: list[Figure]) -> Figure:
-    """The figure that stands for a date (see the module docstring for the policy)."""
-    return max(
-        figures,
-        key=lambda f: (len(f["sources"]), f["latest"], not f["approximate"], f["value"]),
-    )
+def _summary(figure: Figure) -> list[Any]:
+    """What choosing a date's figure needs of it: [corroboration, latest, approximate, value]."""
+    return [len(figure["sources"]), figure["latest"], figure["approximate"], figure["value"]]
 
 
-def _point(as_of: str, by_value: dict[str, Figure]) -> SeriesPoint:
-    """The point of one date from that date's figures."""
-    figures = list(by_value.values())
-    chosen = _choose(figures)
+def _choose(index: dict[str, list[Any]]) -> str:
+    """The figure (its value key) that stands for a date; see the module docstring."""
+    return max(index, key=lambda v: (index[v][0], index[v][1], not index[v][2], index[v][3]))
+
+
+def _point(as_of: str, chosen: Figure, alternatives: list[float]) -> SeriesPoint:
+    """The point of one date from its chosen figure and the other values reported for it."""
     return SeriesPoint(
         as_of=dt.date.fromisoformat(as_of),
         value=chosen["value"],
@@ -203,7 +215,7 @@ def _point(as_of: str, by_value: dict[str, Figure]) -> SeriesPoint:
         sources=chosen["sources"],
         article_ids=chosen["article_ids"],
         claimants=chosen["claimants"],
-        alternatives=sorted(f["value"] for f in figures if f is not chosen),
+        alternatives=alternatives,
         evidence=[
             SourcedEvidence(
                 article_id=e["article_id"], text=e["text"], start=e["start"], end=e["end"]
@@ -214,26 +226,33 @@ def _point(as_of: str, by_value: dict[str, Figure]) -> SeriesPoint:
 
 
 def points(state: SeriesState) -> list[SeriesPoint]:
-    """The series' points, one per date, ordered by `as_of`."""
-    dates = state["dates"]
-    return [_point(as_of, dates[as_of]) for as_of in sorted(dates)]
+    """The series' points, one per date, ordered by `as_of` (from the series' header)."""
+    pts = state["points"]
+    return [SeriesPoint.model_validate(pts[as_of]) for as_of in sorted(pts)]
 
 
-def repoint(previous: list[SeriesPoint], state: SeriesState, as_of: str) -> list[SeriesPoint]:
+def repoint(
+    previous: list[SeriesPoint],
+    state: SeriesState,
+    as_of: str,
+    point: SeriesPoint | None = None,
+) -> list[SeriesPoint]:
     """`points(state)` when only the date `as_of` differs from the state `previous` came from.
 
     A point depends on its own date's figures only, so the other points are reused rather than
     rebuilt (building every point on every update made an update cost grow with the series).
+    `point` is the new point of `as_of` when the caller has it.
     """
     out = list(previous)
     date = dt.date.fromisoformat(as_of)
     i = bisect.bisect_left(out, date, key=_point_date)
-    figures = state["dates"].get(as_of)
-    if not figures:
+    stored = state["points"].get(as_of)
+    if stored is None:
         if i < len(out) and out[i].as_of == date:
             del out[i]
         return out
-    point = _point(as_of, figures)
+    if point is None:
+        point = SeriesPoint.model_validate(stored)
     if i < len(out) and out[i].as_of == date:
         out[i] = point
     else:
@@ -245,34 +264,82 @@ def _point_date(p: SeriesPoint) -> dt.date:
     return p.as_of
 
 
-def add_report(
-    state: SeriesState | None, sid: str, report: Report, seen: MutableMapping[str, Any]
-) -> tuple[SeriesState, bool]:
-    """Add one report to a series; returns the new state and whether anything changed.
+def date_figures(store: MutableMapping[str, Any], sid: str, as_of: str) -> dict[str, Figure]:
+    """Every figure reported for one date of a series, by value key."""
+    index = store.get(date_key(sid, as_of)) or {}
+    return {v: store[figure_key(sid, as_of, v)] for v in index}
 
+
+def add_report(
+    store: MutableMapping[str, Any], sid: str, report: Report, seen: MutableMapping[str, Any]
+) -> tuple[SeriesState | None, SeriesPoint | None]:
+    """Add one report to a series in `store`; returns the series' header and the new point of
+    the report's date (both None when the report was already counted).
+
+    The series lives under three kinds of keys, so that an update writes a few small values
+    whatever the series' length and however many conflicting figures a date has:
+    * `sid` -- the header: what the series measures and its points (one per date, the
+      chosen figure with its sources, ids, claimants, evidence and the alternatives);
+    * `sid|as_of` -- the date's index: a summary of each of its figures (what `_choose` needs);
+    * `sid|as_of|value` -- one figure: its reports folded in (`_merge`).
     `seen` holds the dedup keys (`seen_key`): the same figure for the same date from the same
     article counts once, however often it is redelivered.
     """
     key = seen_key(sid, report)
     if seen.get(key):
-        return state if state is not None else _empty(sid, report), False
+        return None, None
     seen[key] = True
+    state = store.get(sid)
     if state is None:
-        state = _empty(sid, report)
-    dates = dict(state["dates"])
+        state = {"series_id": sid, **report["series"], "points": {}}
+    elif "dates" in state:
+        state = _upgrade(store, sid, state)
     as_of = report["as_of"]
-    figures = dict(dates.get(as_of, {}))
     vkey = _figure_key(report["value"])
-    figures[vkey] = _merge(figures.get(vkey), report)
-    dates[as_of] = figures
-    if len(dates) > MAX_DATES:
-        for old in sorted(dates)[: len(dates) - MAX_DATES]:
-            del dates[old]
-    return {**state, "dates": dates}, True
+    dkey = date_key(sid, as_of)
+    index = dict(store.get(dkey) or {})
+    fkey = figure_key(sid, as_of, vkey)
+    figure = _merge(store.get(fkey) if vkey in index else None, report)
+    store[fkey] = figure
+    index[vkey] = _summary(figure)
+    store[dkey] = index
+    chosen = _choose(index)
+    point = _point(
+        as_of,
+        figure if chosen == vkey else store[figure_key(sid, as_of, chosen)],
+        sorted(index[v][3] for v in index if v != chosen),
+    )
+    pts = dict(state["points"])
+    pts[as_of] = point.model_dump(mode="json")
+    if len(pts) > MAX_DATES:
+        for old in sorted(pts)[: len(pts) - MAX_DATES]:
+            del pts[old]
+            _drop_date(store, sid, old)
+    state = {**state, "points": pts}
+    store[sid] = state  # reassign: a Faust table only logs assignments
+    return state, point
 
 
-def _empty(sid: str, report: Report) -> SeriesState:
-    return {"series_id": sid, **report["series"], "dates": {}}
+def _drop_date(store: MutableMapping[str, Any], sid: str, as_of: str) -> None:
+    dkey = date_key(sid, as_of)
+    for v in store.get(dkey) or {}:
+        store.pop(figure_key(sid, as_of, v), None)
+    store.pop(dkey, None)
+
+
+def _upgrade(store: MutableMapping[str, Any], sid: str, old: SeriesState) -> SeriesState:
+    """A series stored by an earlier version (every date's figures in one value), split."""
+    pts: dict[str, Any] = {}
+    for as_of, figures in old["dates"].items():
+        index = {v: _summary(f) for v, f in figures.items()}
+        for v, f in figures.items():
+            store[figure_key(sid, as_of, v)] = f
+        store[date_key(sid, as_of)] = index
+        chosen = _choose(index)
+        others = sorted(index[v][3] for v in index if v != chosen)
+        pts[as_of] = _point(as_of, figures[chosen], others).model_dump(mode="json")
+    state = {k: v for k, v in old.items() if k != "dates"}
+    return {**state, "points": pts}
 
 
 def metric_update(
@@ -325,6 +392,11 @@ def metric_update(
     )
 
 
+def _none_dropped(before: dict[str, Any], after: dict[str, Any], as_of: str) -> bool:
+    """Whether an update that touched `as_of` kept every other date (none fell off the cap)."""
+    return len(after) == len(before) + (as_of not in before)
+
+
 class SeriesTracker:
     """Keeps every series in a mapping (a Faust table in the service, a dict in tests).
 
@@ -345,18 +417,17 @@ class SeriesTracker:
     def apply(self, sid: str, report: Report) -> MetricUpdate | None:
         """Add a routed report; the update to publish, or None when it was already known."""
         before = self.store.get(sid)
-        state, changed = add_report(before, sid, report, self.seen)
-        if not changed:
+        state, point = add_report(self.store, sid, report, self.seen)
+        if state is None:
             return None
-        self.store[sid] = state  # reassign: a Faust table only logs assignments
         cached = self._points.pop(sid, None)
         if (
             cached is not None
             and before is not None
             and cached[0] is before
-            and len(state["dates"]) >= len(before["dates"])  # no date fell off the cap
+            and _none_dropped(before.get("points", {}), state["points"], report["as_of"])
         ):
-            pts = repoint(cached[1], state, report["as_of"])
+            pts = repoint(cached[1], state, report["as_of"], point)
         else:
             pts = points(state)
         self._points[sid] = (state, pts)

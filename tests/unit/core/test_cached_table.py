@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from newsmon.core.tables import CachedTable, StagedStore
+from newsmon.core.tables import CachedTable, StagedStore, decode_value, encode_value
 from newsmon.tracker.series import SeriesTracker
 
 
@@ -26,7 +26,7 @@ class CountingTable(dict[str, Any]):
 
 def test_reads_come_from_the_cache_after_the_first() -> None:
     table = CountingTable()
-    table["a"] = {"v": 1}
+    table["a"] = encode_value({"v": 1})
     cache = CachedTable(table)
     assert cache["a"] == {"v": 1}
     assert cache.get("a") == {"v": 1}
@@ -42,7 +42,7 @@ def test_misses_are_remembered_and_writes_go_through() -> None:
     assert "new" not in cache
     assert table.reads == 1
     cache["new"] = [1, 2]
-    assert table["new"] == [1, 2]  # written to the table
+    assert table["new"] == b"[1,2]"  # written to the table, as JSON bytes
     assert cache["new"] == [1, 2]
     assert table.reads == 1
     del cache["new"]
@@ -53,7 +53,7 @@ def test_misses_are_remembered_and_writes_go_through() -> None:
 def test_least_recently_used_entries_leave_first() -> None:
     table = CountingTable()
     for k in "abc":
-        table[k] = k
+        table[k] = encode_value(k)
     cache = CachedTable(table, max_entries=2)
     cache.get("a")
     cache.get("b")
@@ -69,10 +69,10 @@ def test_least_recently_used_entries_leave_first() -> None:
 def test_clear_cache_reads_the_table_again() -> None:
     """After a rebalance the table may hold other values (restored from the changelog)."""
     table = CountingTable()
-    table["a"] = 1
+    table["a"] = b"1"
     cache = CachedTable(table)
     assert cache["a"] == 1
-    table["a"] = 2  # e.g. recovered from the changelog of a partition taken over
+    table["a"] = b"2"  # e.g. recovered from the changelog of a partition taken over
     assert cache["a"] == 1
     cache.clear_cache()
     assert cache["a"] == 2
@@ -112,4 +112,18 @@ def test_a_rolled_back_write_never_reaches_the_cache() -> None:
     assert tracker.apply("s1", report) is not None  # applied again: nothing was kept
     staged.commit()
     assert cache.get("s1") is not None
-    assert table["s1"]["dates"]["2026-11-20"]["40.0"]["value"] == 40.0
+    assert decode_value(table["s1|2026-11-20|40.0"])["value"] == 40.0
+    assert decode_value(table["s1"])["points"]["2026-11-20"]["value"] == 40.0
+
+
+def test_values_are_encoded_once_and_read_back_equal() -> None:
+    """The table gets JSON bytes (one encoding serves the changelog and the store)."""
+    table = CountingTable()
+    cache = CachedTable(table)
+    value = {"s": "é\u2028", "n": [1, 2.5, None, True], "nested": {"k": {"x": -1}}}
+    cache["k"] = value
+    assert isinstance(table["k"], bytes)
+    assert decode_value(table["k"]) == value
+    cache.clear_cache()
+    assert cache["k"] == value
+    assert cache.pop("k") == value and "k" not in table

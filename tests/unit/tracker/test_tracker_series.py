@@ -212,3 +212,73 @@ def test_a_late_earlier_report_becomes_evidence(d: Any) -> None:
     (u,) = tracker.process(article_observations("early", observation(50, d(10))))
     assert u.points[0].evidence[0].article_id == "early"
     assert u.points[0].reports == 6
+
+
+class _WriteLog(dict[str, Any]):
+    """A dict that records the JSON size of every value written to it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.written: list[tuple[str, int]] = []
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        import json
+
+        self.written.append((key, len(json.dumps(value))))
+        super().__setitem__(key, value)
+
+
+def test_an_update_writes_small_values_however_many_figures_a_date_has(d: Any) -> None:
+    """A date reported with 150 conflicting figures: an update rewrites its header, the date's
+    short index and its own figure, not every figure of the date."""
+    store = _WriteLog()
+    tracker = SeriesTracker(store)
+    for i in range(150):
+        tracker.process(
+            article_observations(f"a{i:03d}", observation(1000 + i, d(10)), source=f"s{i % 9}")
+        )
+    figures_bytes = sum(n for k, n in store.written if k.count("|") == 2 and k.endswith(".0"))
+    store.written.clear()
+    (u,) = tracker.process(article_observations("last", observation(5, d(11))))
+    assert u.points[0].alternatives[:2] == [1000, 1001] and len(u.points[0].alternatives) == 149
+    written = dict(store.written)
+    assert set(written) == {
+        "aid_trucks_entered@gaza/daily",
+        "aid_trucks_entered@gaza/daily|2023-11-11",
+        "aid_trucks_entered@gaza/daily|2023-11-11|5.0",
+    }
+    assert sum(written.values()) < figures_bytes / 10
+
+
+def test_a_series_stored_by_an_earlier_version_is_split_on_its_next_update(d: Any) -> None:
+    """The former layout (every date's figures in the series' value) is upgraded in place."""
+    from newsmon.tracker.series import date_figures
+
+    fresh: dict[str, Any] = {}
+    SeriesTracker(fresh).process(article_observations("a1", observation(100, d(10))))
+    sid = "aid_trucks_entered@gaza/daily"
+    old = {k: v for k, v in fresh[sid].items() if k != "points"}
+    old["dates"] = {as_of: date_figures(fresh, sid, as_of) for as_of in fresh[sid]["points"]}
+    store = {sid: old}
+    (u,) = SeriesTracker(store).process(
+        article_observations("a2", observation(30, d(13)), source="bbc")
+    )
+    assert [(p.as_of, p.value) for p in u.points] == [(d(10), 100), (d(13), 30)]
+    assert "dates" not in store[sid] and set(store[sid]["points"]) == {"2023-11-10", "2023-11-13"}
+    assert date_figures(store, sid, "2023-11-10") == date_figures(fresh, sid, "2023-11-10")
+
+
+def test_the_oldest_dates_leave_with_their_figures_beyond_the_cap(d: Any, monkeypatch: Any) -> None:
+    """Past MAX_DATES the oldest date goes: its point, its index and its figures."""
+    from newsmon.tracker import series
+
+    monkeypatch.setattr(series, "MAX_DATES", 3)
+    store: dict[str, Any] = {}
+    tracker = SeriesTracker(store)
+    for day in (10, 11, 12, 13):
+        (u,) = tracker.process(article_observations(f"a{day}", observation(day, d(day))))
+    sid = "aid_trucks_entered@gaza/daily"
+    assert [p.as_of for p in u.points] == [d(11), d(12), d(13)]
+    assert not [k for k in store if "2023-11-10" in k]
+    assert len(store) == 1 + 3 * 2  # the header, and per date its index and one figure
+    assert sid in store

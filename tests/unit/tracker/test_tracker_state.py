@@ -8,7 +8,7 @@ import pytest
 from tests.unit.tracker.builders import article_observations, observation
 
 from newsmon.core.tables import StagedStore
-from newsmon.tracker.series import SeriesTracker
+from newsmon.tracker.series import SeriesTracker, date_figures
 
 
 def test_writes_are_staged_until_commit() -> None:
@@ -95,6 +95,11 @@ def test_series_points_stay_ordered_with_out_of_order_reports(d: Any) -> None:
         tracker.process(article_observations(f"a{i}", observation(100 + i, d(day))))
     (update,) = tracker.process(article_observations("a9", observation(99, d(9))))
     assert [p.as_of for p in update.points] == [d(9), d(10), d(11), d(12), d(13)]
-    dates = tracker.store["aid_trucks_entered@gaza/daily"]["dates"]
-    assert sum(f["reports"] for figures in dates.values() for f in figures.values()) == 7
+    sid = "aid_trucks_entered@gaza/daily"
+    figures = [
+        f
+        for as_of in tracker.store[sid]["points"]
+        for f in date_figures(tracker.store, sid, as_of).values()
+    ]
+    assert sum(f["reports"] for f in figures) == 7
     assert tracker.process(article_observations("a1", observation(101, d(10)))) == []
