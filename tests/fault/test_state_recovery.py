@@ -46,7 +46,7 @@ def _results(stack: FaultStack) -> dict[str, Any]:
 # Before the commit guard (core/faustapp.py) Faust could commit an offset before the changelog
 # of its state was written, and about one run in three lost an article's state. One rerun is
 # kept as a safety net and pytest reports it; a second failure fails the run.
-@pytest.mark.flaky(reruns=0)
+@pytest.mark.flaky(reruns=1)
 def test_tracker_and_alerter_kill_recovers_state_and_alerts_exactly_once(
     kafka_settings: Callable[..., Settings],
     topic_prefix: str,

@@ -117,7 +117,7 @@ def changelog_watch(app: faust.App) -> ChangelogWatch | None:
 
 
 class ProcessedLedger:
-    """The input offsets an app's agents finished, per partition, since the last assignment.
+    """The input offsets an app's agents finished, per partition, since the last revocation.
 
     Faust can acknowledge records that no agent processed: a record taken from the stream
     while its flow is suspended, or from an earlier consumer generation, is skipped *and*
@@ -134,6 +134,29 @@ class ProcessedLedger:
     def __init__(self, exempt_topics: Iterable[str] = ()) -> None:
         self.done: dict[Any, set[int]] = {}
         self.exempt_topics = set(exempt_topics)
+        #: Partitions whose commit is held back: since when (watchdog clock), and the offsets.
+        self.held: dict[Any, tuple[float, int, int]] = {}
+        self.reported: set[Any] = set()
+
+    def hold(self, tp: Any, frontier: int, acknowledged: int) -> None:
+        since = self.held.get(tp, (watchdog.now(), 0, 0))[0]
+        self.held[tp] = (since, frontier, acknowledged)
+
+    def release(self, tp: Any) -> None:
+        self.held.pop(tp, None)
+        self.reported.discard(tp)
+
+    def held_longer_than(self, seconds: float, now: float) -> dict[Any, dict[str, Any]]:
+        """The partitions held back for `seconds` or more and not reported yet (the watchdog
+        restarts for them); each is reported once."""
+        found = {
+            tp: {"kind": "skipped", "processed_to": frontier, "acknowledged_to": acked,
+                 "held_s": round(now - since, 1)}
+            for tp, (since, frontier, acked) in self.held.items()
+            if now - since >= seconds and tp not in self.reported
+        }  # fmt: skip
+        self.reported.update(found)
+        return found
 
     def finished(self, tp: Any, offset: int) -> None:
         self.done.setdefault(tp, set()).add(offset)
@@ -158,6 +181,8 @@ class ProcessedLedger:
 
     def clear(self) -> None:
         self.done.clear()
+        self.held.clear()
+        self.reported.clear()
 
 
 def processed_ledger(app: Any) -> ProcessedLedger | None:
@@ -183,7 +208,9 @@ def _hold_back(consumer: Any, ledger: ProcessedLedger, offsets: Any) -> dict[Any
         frontier = ledger.frontier(tp, start)
         if frontier >= offset:
             out[tp] = offset
+            ledger.release(tp)
             continue
+        ledger.hold(tp, frontier, offset)
         acked, index = consumer._acked[tp], consumer._acked_index[tp]
         back = [o for o in range(frontier, offset) if o in done and o not in index]
         acked.extend(back)
@@ -355,14 +382,17 @@ def make_app(service: str, settings: Settings, **overrides: Any) -> faust.App:
     async def _revoked(sender: Any, *args: Any, **kwargs: Any) -> None:
         for cache in caches:
             cache.clear_cache()
+        # Partitions are read again from their committed offsets after the rebalance. Not at
+        # the assignment: the recovery may resume the flow before that signal is sent, and
+        # the records finished in between would be forgotten (and their commit held back).
+        ledger = processed_ledger(app)
+        if ledger is not None:
+            ledger.clear()
 
     @app.on_partitions_assigned.connect  # type: ignore[arg-type]  # faust's stub is too narrow
     async def _assigned(sender: Any, *args: Any, **kwargs: Any) -> None:
         for cache in caches:
             cache.clear_cache()
-        ledger = processed_ledger(app)
-        if ledger is not None:
-            ledger.clear()  # the partitions are read again from their committed offsets
         assigned_once.set()
         SERVICE_READY.set(1)
         stall.assigned(_input_partitions(app), watchdog.now())
@@ -430,6 +460,11 @@ class _EndOffsets:
             task.add_done_callback(lambda t: t.cancelled() or t.exception())
 
 
+def skipped_grace_s(settings: Settings) -> float:
+    """How long a commit may stay held back before the watchdog restarts the service."""
+    return max(10.0, settings.stall_timeout_s / 4)
+
+
 async def _check_stalls(
     app: faust.App,
     service: str,
@@ -460,6 +495,14 @@ async def _check_stalls(
     committed = {tp: committed_map.get(tp) for tp in tps}
     before = stall.stalls
     found = stall.check(ends, committed, now) if not busy else stall.stuck_rebalance(now)
+    ledger = processed_ledger(app)
+    if ledger is not None and not busy:
+        # Records Faust acknowledged but never delivered (see ProcessedLedger) are read
+        # again by a restart; waiting for the commit-stall rule would take twice the limit.
+        skipped = ledger.held_longer_than(skipped_grace_s(settings), now)
+        if skipped and not found:
+            stall.stalls += 1
+        found = {**found, **skipped}
     if stall.stalls > before:
         STALLS.inc(stall.stalls - before)
         _log.error(

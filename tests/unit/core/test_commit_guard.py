@@ -256,3 +256,21 @@ def test_the_ledger_forgets_on_assignment_and_below_commits() -> None:
     assert ledger.done[TP] == {5, 8}
     ledger.clear()
     assert ledger.frontier(TP, 5) == 5
+
+
+@pytest.mark.usefixtures("guard")
+async def test_a_partition_held_back_too_long_is_reported_once_for_a_restart() -> None:
+    COMMITTED.clear()
+    ledger = faustapp.ProcessedLedger()
+    ledger.finished(TP, 9)
+    consumer = LedgerConsumer(ledger, committed=6)
+    assert await Consumer._commit_offsets(consumer, {TP: 10}) is False  # type: ignore[arg-type]
+    since = ledger.held[TP][0]
+    assert ledger.held_longer_than(10.0, since + 5) == {}
+    found = ledger.held_longer_than(10.0, since + 11)
+    assert found[TP]["kind"] == "skipped" and found[TP]["processed_to"] == 6
+    assert ledger.held_longer_than(10.0, since + 20) == {}  # reported once
+    for offset in (6, 7, 8):
+        ledger.finished(TP, offset)
+    assert await Consumer._commit_offsets(consumer, {TP: 10}) is True  # type: ignore[arg-type]
+    assert TP not in ledger.held and TP not in ledger.reported
