@@ -142,9 +142,10 @@ class FaultStack(StackUnderTest):
 class MemorySampler:
     """Samples the RSS of services' process sessions every `interval` seconds in a thread.
 
-    Per service it keeps the peak of the summed VmRSS of the session's processes, and the
-    VmHWM (kernel-tracked peak) of every process seen, read at each sample so that a worker
-    process that exits still counts.
+    Per service it keeps the peak of the summed VmRSS of the session's processes, the VmHWM
+    (kernel-tracked peak) of every process seen, read at each sample so that a worker process
+    that exits still counts, and the largest sum of those peaks over the processes alive at
+    one sample (what the soak's memory bounds are checked against).
     """
 
     stack: FaultStack
@@ -152,6 +153,8 @@ class MemorySampler:
     interval: float = 0.5
     peak_total_kib: dict[str, int] = field(default_factory=dict)
     hwm_kib: dict[str, dict[int, int]] = field(default_factory=dict)
+    #: Per service, the largest sum of the peaks (VmHWM) of the processes alive together.
+    peak_alive_hwm_kib: dict[str, int] = field(default_factory=dict)
     #: (seconds since start, {service: summed RSS in MiB}) every `every` samples.
     timeline: list[tuple[float, dict[str, float]]] = field(default_factory=list)
     every: int = 20
@@ -167,13 +170,16 @@ class MemorySampler:
             if main is None:
                 continue
             total = 0
+            alive_hwm = 0
             for pid in session_pids(main):
                 rss = proc_status_kib(pid, "VmRSS") or 0
                 hwm = proc_status_kib(pid, "VmHWM") or 0
                 total += rss
                 seen = self.hwm_kib.setdefault(svc, {})
                 seen[pid] = max(seen.get(pid, 0), hwm)
+                alive_hwm += seen[pid]
             self.peak_total_kib[svc] = max(self.peak_total_kib.get(svc, 0), total)
+            self.peak_alive_hwm_kib[svc] = max(self.peak_alive_hwm_kib.get(svc, 0), alive_hwm)
             now[svc] = round(total / 1024, 1)
         if self._samples % self.every == 0:
             self.timeline.append((round(time.monotonic() - self._t0, 1), now))
@@ -203,8 +209,15 @@ class MemorySampler:
         return round(seen.get(main or -1, 0) / 1024, 1)
 
     def session_hwm_mib(self, svc: str) -> float:
-        """Sum of the peaks of every process of the service (an upper bound of its peak)."""
+        """Sum of the peaks of every process the service ever had, including processes that
+        never ran together (a spaCy worker replaced after an in-place restart counts twice)."""
         return round(sum(self.hwm_kib.get(svc, {}).values()) / 1024, 1)
+
+    def alive_hwm_mib(self, svc: str) -> float:
+        """The service's peak: at each sample, the sum of the peaks (VmHWM, tracked by the
+        kernel, so no spike between samples is missed) of the processes alive then; the
+        largest such sum. An upper bound of the memory it held at any one time."""
+        return round(self.peak_alive_hwm_kib.get(svc, 0) / 1024, 1)
 
     def peak_total_mib(self, svc: str) -> float:
         return round(self.peak_total_kib.get(svc, 0) / 1024, 1)

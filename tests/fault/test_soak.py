@@ -80,6 +80,7 @@ def test_soak_memory_stays_bounded_and_lag_returns_to_zero(
         svc: {
             "main_vmhwm_mib": memory.main_hwm_mib(svc),
             "all_processes_vmhwm_mib": memory.session_hwm_mib(svc),
+            "alive_processes_vmhwm_mib": memory.alive_hwm_mib(svc),
             "sampled_peak_total_rss_mib": memory.peak_total_mib(svc),
             "processes": len(memory.hwm_kib.get(svc, {})),
         }
@@ -103,7 +104,9 @@ def test_soak_memory_stays_bounded_and_lag_returns_to_zero(
     assert all(v == 0 for v in lag.values()), lag
     assert all(v == 0 for v in pipeline_lag(stack.settings).values())
     assert not duplicates(alerts), duplicates(alerts)
-    ext = mem["extractor"]["all_processes_vmhwm_mib"]
-    trk = mem["tracker"]["all_processes_vmhwm_mib"]
+    # Processes that never ran together are not added up (an in-place restart replaces the
+    # spaCy worker: the old one has exited before the new one starts).
+    ext = mem["extractor"]["alive_processes_vmhwm_mib"]
+    trk = mem["tracker"]["alive_processes_vmhwm_mib"]
     assert ext <= EXTRACTOR_BOUND_MIB, f"extractor peak RSS {ext} MiB > {EXTRACTOR_BOUND_MIB} MiB"
     assert trk <= TRACKER_BOUND_MIB, f"tracker peak RSS {trk} MiB > {TRACKER_BOUND_MIB} MiB"
