@@ -211,11 +211,7 @@ def _hold_back(consumer: Any, ledger: ProcessedLedger, offsets: Any) -> dict[Any
             ledger.release(tp)
             continue
         ledger.hold(tp, frontier, offset)
-        acked, index = consumer._acked[tp], consumer._acked_index[tp]
-        back = [o for o in range(frontier, offset) if o in done and o not in index]
-        acked.extend(back)
-        index.update(back)
-        acked.sort()
+        _give_back(consumer, tp, (o for o in range(frontier, offset) if o in done))
         COMMITS_HELD_BACK.inc()
         _log.warning(
             "commit_held_back",
@@ -239,12 +235,17 @@ def _restore_acked(consumer: Any, offsets: Any) -> None:
     for tp, offset in offsets.items():
         committed = consumer._committed_offset.get(tp)
         start = committed if committed is not None and committed < offset else offset - 1
-        acked = consumer._acked[tp]
-        index = consumer._acked_index[tp]
-        missing = [o for o in range(start, offset) if o not in index]
-        acked.extend(missing)
-        index.update(missing)
-        acked.sort()
+        _give_back(consumer, tp, range(start, offset))
+
+
+def _give_back(consumer: Any, tp: Any, offsets: Iterable[int]) -> None:
+    """Put offsets back into Faust's acknowledged bookkeeping of `tp` (kept sorted)."""
+    acked = consumer._acked[tp]
+    index = consumer._acked_index[tp]
+    missing = [o for o in offsets if o not in index]
+    acked.extend(missing)
+    index.update(missing)
+    acked.sort()
 
 
 def _install_commit_guard() -> None:
