@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.generator import generate, reidentify, write_jsonl
+from bench.logic import alerter_logic, tracker_logic
 from newsmon.core import topics
 from newsmon.core.config import Settings, load_settings, to_env
 from newsmon.core.models import Article
@@ -1147,12 +1148,15 @@ def run_kafka_stages(
         copies = max(1, math.ceil(opts.feed_items / max(1, per_copy)))
         data = replicate(recs, dict.fromkeys(kinds, "article_id"), copies)
         fed["events"] = [json.loads(v) for _, v in data["events"]]
+        # The same records through the same code in process first (no Kafka, no Faust).
+        logic = tracker_logic(data, stack.base.metrics_window_days)
+        log(f"tracker logic in process: {logic['observations_per_s']} observations/s")
         inputs = {k: OUTPUTS[k][0] for k in kinds}
         stats, outs = feed_service(
             stack, "tracker", inputs, data, per_copy * copies, ("metrics", "actors")
         )
         fed.update(outs)
-        return stats
+        return {**stats, "logic": logic}
 
     res["tracker"] = stage("tracker_fed", feed_tracker)
 
@@ -1164,8 +1168,11 @@ def run_kafka_stages(
         copies = max(1, math.ceil(opts.feed_items / max(1, per_copy)))
         key_field = {"metrics": "series_id", "actors": "actor.id", "events": "article_id"}
         data = replicate(recs, key_field, copies)
+        logic = alerter_logic(data, stack.base.rules_path)
+        log(f"alerter logic in process: {logic['records_per_s']} records/s")
         inputs = {"metrics": topics.METRICS, "actors": topics.ACTORS, "events": topics.EVENTS}
-        return feed_service(stack, "alerter", inputs, data, per_copy * copies)[0]
+        stats = feed_service(stack, "alerter", inputs, data, per_copy * copies)[0]
+        return {**stats, "logic": logic}
 
     res["alerter"] = stage("alerter_fed", feed_alerter)
 
@@ -1250,6 +1257,11 @@ def derive(res: dict[str, Any]) -> None:
         p = (pipe.get(f"workers_{workers}") or {}).get("articles_per_s")
         if nlp and p:
             ratios[f"pipeline_vs_nlp_x{workers}"] = round(p / (nlp * workers), 3)
+    for svc, unit in (("tracker", "observations_per_s"), ("alerter", "records_per_s")):
+        fed_rate = (res.get(svc) or {}).get("observations_per_s")
+        logic_rate = ((res.get(svc) or {}).get("logic") or {}).get(unit)
+        if fed_rate and logic_rate:
+            ratios[f"{svc}_vs_logic"] = round(fed_rate / logic_rate, 3)
     if pipe.get("workers_1") and pipe.get("workers_2"):
         ratios["scaling_2_vs_1"] = round(
             pipe["workers_2"]["articles_per_s"] / pipe["workers_1"]["articles_per_s"], 3
@@ -1331,7 +1343,9 @@ def table(res: dict[str, Any]) -> str:
         else:
             add(f"  {label} p50/p95/p99", None)
     add("tracker (fed directly)", g("tracker", "observations_per_s"), "observations/s")
+    add("  its logic in process", g("tracker", "logic", "observations_per_s"), "observations/s")
     add("alerter (fed directly)", g("alerter", "observations_per_s"), "records/s")
+    add("  its logic in process", g("alerter", "logic", "records_per_s"), "records/s")
     for name, m in (res.get("memory") or {}).items():
         add(f"peak RSS {name}", m["peak_rss_mib"], f"MiB ({m['processes']} proc)")
     for k, v in (res.get("ratios") or {}).items():

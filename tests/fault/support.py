@@ -23,7 +23,7 @@ from typing import Any
 from newsmon.core import topics
 from newsmon.core.config import SERVICES, Settings
 from newsmon.core.kafka import client_kwargs
-from newsmon.core.models import Alert, MetricUpdate
+from newsmon.core.models import Alert, MetricUpdate, merge_series
 from newsmon.core.procinfo import process_stats
 from tests.helpers import ROOT, StackUnderTest
 
@@ -418,10 +418,9 @@ def table_state(
 
 
 def series_state(updates: Iterable[MetricUpdate]) -> dict[str, list[tuple[Any, ...]]]:
-    """The last published state of every series (news.metrics records carry the whole series)."""
-    last: dict[str, MetricUpdate] = {}
-    for u in updates:
-        last[u.series_id] = u  # one key, one partition: read order is publication order
+    """The published state of every series (its news.metrics records merged in order)."""
+    # One key, one partition: the read order is the publication order.
+    last = merge_series(updates)
     return {
         sid: [
             (

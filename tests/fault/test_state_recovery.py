@@ -125,7 +125,7 @@ def test_tracker_and_alerter_kill_recovers_state_and_alerts_exactly_once(
         # Which table is ahead: the per-article markers, or the counts they guard?
         markers = table_state(killed.settings, "tracker", "actor-articles")
         figures["actor_article_markers"] = {
-            actor: sum(1 for k in markers if k.startswith(actor + "|"))
+            actor: sum(1 for counted in markers.values() if actor in counted)
             for actor in figures["actor_differences"]
         }
 

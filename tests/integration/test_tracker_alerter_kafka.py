@@ -39,6 +39,7 @@ from newsmon.core.models import (
     Mention,
     MetricUpdate,
     Observation,
+    merge_series,
 )
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
@@ -171,7 +172,7 @@ def wait_for(what: str, check: Callable[[], Any], timeout: float = 120.0) -> Any
 
 def latest_series(settings: Settings) -> MetricUpdate | None:
     updates = [u for u in read_topic(settings, topics.METRICS) if u.series_id == SID]
-    return updates[-1] if updates else None
+    return merge_series(updates).get(SID)
 
 
 @pytest.fixture

@@ -23,7 +23,7 @@ from pydantic import BaseModel, ValidationError
 
 from newsmon.alerter import metrics as m
 from newsmon.alerter.alerts import AlertGate, Evaluator
-from newsmon.alerter.rules import RuleSet, load_rules
+from newsmon.alerter.rules import RulesError, RuleSet, load_rules
 from newsmon.core import serde, topics
 from newsmon.core.bundles import BUNDLES_PER_BATCH, bundles, unbundle
 from newsmon.core.config import Settings
@@ -74,6 +74,7 @@ class AlerterService:
         self.settings = settings
         # Validated before anything connects: a wrong rules file stops the start with its errors.
         self.rules = rules or load_rules(settings.rules_path)
+        check_windows(self.rules, settings.metrics_window_days)
         for kind in ("threshold", "change", "new_actor", "diplomatic_action", "tone_shift"):
             m.RULES_LOADED.labels(kind=kind).set(len(self.rules.of_kind(kind)))
         self.app = app or make_app("alerter", settings, **overrides)
@@ -278,6 +279,22 @@ class AlerterService:
 
     async def _gate_agent(self, stream: Any) -> None:
         await for_each_batch(stream, self._process_candidates, max_size=BUNDLES_PER_BATCH)
+
+
+def check_windows(rules: RuleSet, metrics_window_days: int) -> None:
+    """RulesError when a change rule looks further back than a news.metrics record reaches."""
+    too_long = [
+        f"rule {rule.name!r}: window_days {rule.window_days}"
+        for rule in rules.of_kind("change")
+        if rule.window_days is not None and rule.window_days > metrics_window_days
+    ]
+    if too_long:
+        raise RulesError(
+            f"{'; '.join(too_long)} is longer than the {metrics_window_days} days either side "
+            "that a news.metrics record carries: shorten the rule's window or raise "
+            "NEWSMON_METRICS_WINDOW_DAYS (setting metrics_window_days) for the tracker and "
+            "the alerter"
+        )
 
 
 #: How many of the latest alerts the gate reads back from news.alerts at each assignment.

@@ -1,7 +1,10 @@
 """`newsmon series`: the tracked series from the compacted `news.metrics` topic.
 
-Lists the series, prints one series' points, plots it with its alerts marked (`--plot`), or
-prints it as OpenMetrics text for `promtool tsdb create-blocks-from openmetrics`.
+The series are the records of `news.metrics` merged in order, completed with the points the
+tracker's state holds (its series table's changelog), so the whole history shows after the
+topic is compacted too. Lists the series, prints one series' points, plots it with its alerts
+marked (`--plot`), or prints it as OpenMetrics text for `promtool tsdb create-blocks-from
+openmetrics`.
 """
 
 from __future__ import annotations
@@ -9,6 +12,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
+import json
 import sys
 from pathlib import Path
 from typing import Any, TextIO
@@ -17,8 +21,8 @@ from pydantic import ValidationError
 
 from newsmon.core import topics
 from newsmon.core.config import load_settings
-from newsmon.core.kafka import read_topic_values
-from newsmon.core.models import Alert, MetricUpdate
+from newsmon.core.kafka import read_topic_records, read_topic_values
+from newsmon.core.models import Alert, MetricUpdate, SeriesPoint, merge_series
 from newsmon.core.textsafe import clean
 
 
@@ -34,14 +38,69 @@ def register(sub: Any) -> None:
 
 
 def latest_series(values: list[bytes]) -> dict[str, MetricUpdate]:
-    """The last update of each series (each one carries the whole series)."""
-    out: dict[str, MetricUpdate] = {}
+    """Each series' last update with every point its updates carried (`merge_series`)."""
+    updates: list[MetricUpdate] = []
     for v in values:
         try:
-            u = MetricUpdate.model_validate_json(v)
+            updates.append(MetricUpdate.model_validate_json(v))
         except (ValidationError, ValueError):
             continue
-        out[u.series_id] = u  # one series is one key, hence one partition: order holds
+    # One series is one key, hence one partition: the read order is the publication order.
+    return merge_series(updates)
+
+
+def tracker_state_name(settings: Any) -> str:
+    """The changelog of the tracker's series table (its state, compacted: every header)."""
+    return f"{settings.topic_prefix}newsmon-tracker-series-changelog"
+
+
+def with_history(
+    series: dict[str, MetricUpdate], state: list[tuple[bytes | None, bytes | None]]
+) -> dict[str, MetricUpdate]:
+    """`series` with every point the tracker's state holds for them.
+
+    A `news.metrics` record carries a window of its series; once the topic is compacted,
+    only each series' last window is left there. The tracker's series table keeps every
+    date's point (key `series id|date`; a header of an earlier version kept them all under
+    the series id), so its changelog completes them. Points on the records read win over
+    the state's for the same date (the state is written just after them).
+    """
+    latest: dict[str, Any] = {}
+    for key, value in state:  # the changelog in order: the last value of a key wins
+        try:
+            k = json.loads(key) if key is not None else None
+        except ValueError:
+            continue
+        if isinstance(k, str):
+            latest[k] = value
+    stored: dict[str, dict[str, Any]] = {}
+    for k, value in latest.items():
+        sid, _, rest = k.partition("|")
+        if sid not in series or value is None or "|" in rest:
+            continue
+        try:
+            doc = json.loads(value)
+        except ValueError:
+            continue
+        if not isinstance(doc, dict):
+            continue
+        if rest and isinstance(doc.get("point"), dict):
+            stored.setdefault(sid, {})[rest] = doc["point"]
+        elif not rest and isinstance(doc.get("points"), dict):
+            for as_of, raw in doc["points"].items():
+                stored.setdefault(sid, {}).setdefault(as_of, raw)
+    out = dict(series)
+    for sid, raws in stored.items():
+        points: dict[dt.date, SeriesPoint] = {}
+        for raw in raws.values():
+            try:
+                p = SeriesPoint.model_validate(raw)
+            except ValidationError:
+                continue
+            points[p.as_of] = p
+        for p in series[sid].points:
+            points[p.as_of] = p
+        out[sid] = series[sid].model_copy(update={"points": [points[d] for d in sorted(points)]})
     return out
 
 
@@ -188,6 +247,11 @@ def plot(found: list[MetricUpdate], alerts: list[Alert], path: Path) -> None:
 def run_series(args: argparse.Namespace) -> int:
     settings = load_settings()
     series = latest_series(asyncio.run(read_topic_values(settings, topics.METRICS, args.timeout)))
+    if series:
+        state = asyncio.run(
+            read_topic_records(settings, tracker_state_name(settings), args.timeout)
+        )
+        series = with_history(series, state)
     found = select(series, args.metric, args.location)
     if not found:
         what = f"metric {args.metric!r}" if args.metric else "any series"

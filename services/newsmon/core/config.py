@@ -132,6 +132,9 @@ class Settings(BaseSettings):
     rocksdb_block_cache_mib: int = Field(default=4, ge=1, le=16384)
     # Decoded table values kept in memory per table (tracker, alerter), most recently used.
     table_cache_entries: int = Field(default=10_000, ge=0)
+    # Python's cyclic garbage collector in the stream services (core/faustapp.py tune_gc):
+    # young-generation threshold; 0 keeps Python's defaults (700).
+    gc_threshold: int = Field(default=50_000, ge=0)
     # Stall watchdog (core/watchdog.py): records waiting on an input partition and none
     # finished for this long is a stall; 0 turns the watchdog off.
     stall_timeout_s: float = Field(default=120.0, ge=0)
@@ -156,6 +159,9 @@ class Settings(BaseSettings):
 
     # Tracker and alerter
     tone_window_days: int = Field(default=7, ge=1)
+    # A news.metrics record carries the series' points this many days either side of the
+    # date it changed (and at least the neighbouring points); change rules look no further.
+    metrics_window_days: int = Field(default=30, ge=1, le=3660)
     rules_path: Path | None = None
     alert_suppression_s: float = Field(default=3600.0, ge=0)
 

@@ -104,12 +104,21 @@ async def read_topic_values(
     settings: Settings, spec: TopicSpec, timeout: float = 60.0
 ) -> list[bytes]:
     """Every value on a topic from the oldest offset to the current end (no group, no commit)."""
-    from aiokafka import AIOKafkaConsumer, TopicPartition
-    from aiokafka.admin import AIOKafkaAdminClient
-
     from newsmon.core import topics
 
     name = topics.topic_name(spec, settings.topic_prefix)
+    records = await read_topic_records(settings, name, timeout)
+    return [value for _key, value in records if value is not None]
+
+
+async def read_topic_records(
+    settings: Settings, name: str, timeout: float = 60.0
+) -> list[tuple[bytes | None, bytes | None]]:
+    """Every (key, value) on the topic `name` from the oldest offset to the current end, in
+    partition order (no group, no commit); empty when the topic does not exist."""
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+    from aiokafka.admin import AIOKafkaAdminClient
+
     admin = AIOKafkaAdminClient(**client_kwargs(settings))
     await admin.start()
     try:
@@ -121,7 +130,7 @@ async def read_topic_values(
         return []
     consumer = AIOKafkaConsumer(group_id=None, enable_auto_commit=False, **client_kwargs(settings))
     await consumer.start()
-    values: list[bytes] = []
+    records: list[tuple[bytes | None, bytes | None]] = []
     try:
         tps = [TopicPartition(name, p) for p in sorted(parts)]
         consumer.assign(tps)
@@ -133,11 +142,11 @@ async def read_topic_values(
             if asyncio.get_running_loop().time() > deadline:
                 raise TimeoutError(f"reading {name} took more than {timeout:g}s")
             batch = await consumer.getmany(*pending, timeout_ms=500)
-            for records in batch.values():
-                values.extend(r.value for r in records if r.value is not None)
+            for batch_records in batch.values():
+                records.extend((r.key, r.value) for r in batch_records)
             for tp in list(pending):
                 if await consumer.position(tp) >= ends[tp]:
                     pending.discard(tp)
     finally:
         await consumer.stop()
-    return values
+    return records

@@ -70,6 +70,9 @@ def configure(
     logging.config.dictConfig(logging_config(level, fmt))
     structlog.configure(
         processors=[
+            # Drops a call below the level before any work (the tracker logs every update at
+            # debug).
+            structlog.stdlib.filter_by_level,
             *_SHARED,
             structlog.processors.StackInfoRenderer(),
             structlog.stdlib.ProcessorFormatter.wrap_for_formatter,

@@ -7,6 +7,7 @@ Every model forbids unknown fields, uses timezone-aware datetimes and carries a
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter
@@ -237,13 +238,47 @@ class MetricUpdate(Contract):
     article_ids: list[str]
     corroboration: int
     evidence: list[SourcedEvidence]
-    points: list[SeriesPoint] = Field(description="The whole series, ordered by as_of.")
+    points: list[SeriesPoint] = Field(
+        description=(
+            "The series' points within `window_days` of `as_of`, at least the points just "
+            "before and after it, and the series' latest point, ordered by as_of. Every "
+            "change of a point is published with that point, so the records of a series "
+            "merged in order (`merge_series`) give the whole series."
+        )
+    )
+    points_total: int | None = Field(
+        default=None, ge=1, description="How many dates the whole series has."
+    )
+    window_days: int | None = Field(
+        default=None, ge=1, description="Days either side of `as_of` that `points` cover."
+    )
     event_time: AwareDatetime = Field(description="published_at of the article that caused it.")
     updated_at: AwareDatetime
     ingested_at: AwareDatetime | None = Field(
         default=None,
         description="When the article entered the pipeline, carried for end-to-end latency.",
     )
+
+
+def merge_series(updates: Iterable[MetricUpdate]) -> dict[str, MetricUpdate]:
+    """The whole series from their `news.metrics` records, in the order they were published.
+
+    Each record carries the point it changed and its neighbours at that moment, so a later
+    record's points replace an earlier one's: the result is each series' last record with
+    every point any of its records carried. (After the topic is compacted only a series'
+    last record is left, hence only its window and latest point.)
+    """
+    merged: dict[str, dict[dt.date, SeriesPoint]] = {}
+    last: dict[str, MetricUpdate] = {}
+    for u in updates:
+        points = merged.setdefault(u.series_id, {})
+        for p in u.points:
+            points[p.as_of] = p
+        last[u.series_id] = u
+    return {
+        sid: u.model_copy(update={"points": [merged[sid][d] for d in sorted(merged[sid])]})
+        for sid, u in last.items()
+    }
 
 
 class ActorSalience(Contract):

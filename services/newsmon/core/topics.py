@@ -93,8 +93,9 @@ METRICS = TopicSpec(
     "series_id",
     models.MetricUpdate,
     "compact",
-    "Series updates from the tracker; each record carries the whole series, so compaction "
-    "keeps the latest state of every series.",
+    "Series updates from the tracker; each record carries the points within "
+    "metrics_window_days of the date it changed and the series' latest point; the records of "
+    "a series merged in order give the whole series.",
 )
 ACTORS = TopicSpec(
     "news.actors",

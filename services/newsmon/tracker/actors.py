@@ -12,6 +12,7 @@ import datetime as dt
 from collections.abc import MutableMapping
 from typing import Any
 
+from newsmon.core.bundles import partition_of
 from newsmon.core.models import ActorRef, ActorSalience, ArticleEntities, SourcedEvidence, utcnow
 
 #: Co-occurring actors kept per actor (the most frequent; up to twice as many between two
@@ -69,6 +70,17 @@ def route_entities(rec: ArticleEntities) -> list[tuple[str, Sighting]]:
     return out
 
 
+def counted_key(article_id: str, actor_id: str) -> str:
+    """The dedup entry of an article's actors that share `actor_id`'s partition.
+
+    'article#p<partition>' lists the actors of that partition the article was counted for: one
+    entry (one table write, one changelog record) per article and partition rather than per
+    actor -- those writes were most of the tracker's table writes. The partition is in the key
+    because the entry lives in that partition's store.
+    """
+    return f"{article_id}#p{partition_of(actor_id)}"
+
+
 def _by_count(item: tuple[str, list[Any]]) -> tuple[int, str]:
     return (-item[1][1], item[0])
 
@@ -87,8 +99,9 @@ def material_change(published: dict[str, int], mentions: int, articles: int) -> 
 class ActorRegistry:
     """Every actor seen so far, in mappings (Faust tables in the service, dicts in tests).
 
-    `store` maps actor id to its state; `seen` holds 'actor|article' keys so that an article
-    counts once per actor.
+    `store` maps actor id to its state; `seen` lists, per article and partition, the actors
+    the article was already counted for (`counted_key`), so that an article counts once per
+    actor.
     """
 
     def __init__(self, store: MutableMapping[str, Any], seen: MutableMapping[str, Any]) -> None:
@@ -97,10 +110,11 @@ class ActorRegistry:
 
     def apply(self, actor_id: str, s: Sighting) -> ActorSalience | None:
         """Count one sighting; the record to publish, or None."""
-        seen_key = f"{actor_id}|{s['article_id']}"
-        if self.seen.get(seen_key):
+        key = counted_key(s["article_id"], actor_id)
+        counted = self.seen.get(key) or []
+        if actor_id in counted:
             return None
-        self.seen[seen_key] = True
+        self.seen[key] = [*counted, actor_id]
         ent = s["entity"]
         mentions = ent["mentions"]
         if isinstance(mentions, list):  # a sighting routed by an earlier version

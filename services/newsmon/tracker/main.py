@@ -86,11 +86,11 @@ class TrackerService:
 
         self.series_table = json_table(self.app, "series", "Series state by series id")
         self.series_seen = json_table(
-            self.app, "series-reports", "'series|date|article|value' reports already counted"
+            self.app, "series-reports", "'article#p<partition>': the reports already counted"
         )
         self.actors_table = json_table(self.app, "actors", "Actor state by actor id")
         self.actor_articles = json_table(
-            self.app, "actor-articles", "'actor|article' keys already counted"
+            self.app, "actor-articles", "'article#p<partition>': the actors already counted"
         )
         self.tone_table = json_table(
             self.app, "tone", "Rolling tone by ordered pair 'actor>target'"
@@ -111,7 +111,9 @@ class TrackerService:
             name: StagedStore(cached_table(self.app, table, settings, limit))
             for name, (table, limit) in self.tables.items()
         }
-        self.series = SeriesTracker(self.staged["series"], self.staged["series-reports"])
+        self.series = SeriesTracker(
+            self.staged["series"], self.staged["series-reports"], settings.metrics_window_days
+        )
         self.actors = ActorRegistry(self.staged["actors"], self.staged["actor-articles"])
         self.tone = ToneTracker(self.staged["tone"], settings.tone_window_days)
         self.emit: Emit = send_started
@@ -291,7 +293,7 @@ class TrackerService:
             RECORDS_OUT.labels(topic=topics.METRICS.name).inc()
             self._observe(update)
             m.export_series_value(sid, update.metric, update.unit, update.points[-1].value)
-            log.info(
+            log.debug(
                 "series_updated",
                 series_id=sid,
                 as_of=str(update.as_of),
@@ -315,7 +317,7 @@ class TrackerService:
         def published(actor_id: str, rec: ActorSalience) -> None:
             RECORDS_OUT.labels(topic=topics.ACTORS.name).inc()
             self._observe(rec)
-            log.info(
+            log.debug(
                 "actor_updated",
                 actor=actor_id,
                 update=rec.update,
@@ -340,7 +342,7 @@ class TrackerService:
             RECORDS_OUT.labels(topic=topics.ACTORS.name).inc()
             self._observe(rec)
             m.export_relation_tone(rec.actor.name, rec.target.name, rec.goldstein_mean)
-            log.info("tone_updated", pair=pair, events=rec.events, mean=rec.goldstein_mean)
+            log.debug("tone_updated", pair=pair, events=rec.events, mean=rec.goldstein_mean)
 
         return self._stateful(self.tone.apply, "tone", [self.staged["tone"]], publish, published)
 

@@ -17,12 +17,13 @@ Policy for one date (documented in the README, tested in tests/unit/tracker):
   make an exact 30).
 
 The state of a series is plain JSON-serialisable dicts in a store (a Faust table), split so that
-an update writes a few small values (see `add_report`): a header with the series' points, per
-date an index of its figures, and per distinct value of a date the reports folded into one
-figure (distinct sources, latest publication, approximate flag, report count, and at most a few
-article ids and evidence sentences). An update therefore costs the same whether a thousand
-articles or one reported the figure, and whether a date has one figure or fifty. The keys of
-the reports already counted live in a second table (`seen`).
+an update writes a few small values (see `add_report`): a header with what the series measures
+and its dates, per date an entry with the index of its figures and its point, and per distinct
+value of a date the reports folded into one figure (distinct sources, latest publication,
+approximate flag, report count, and at most a few article ids and evidence sentences). An
+update therefore costs the same whether a thousand articles or one reported the figure, whether
+a date has one figure or fifty, and whether the series has ten dates or two thousand. The reports
+already counted are listed, per article and partition, in a second table (`seen`).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from collections import OrderedDict
 from collections.abc import MutableMapping
 from typing import Any
 
+from newsmon.core.bundles import partition_of
 from newsmon.core.ids import slugify
 from newsmon.core.models import (
     ArticleObservations,
@@ -52,8 +54,13 @@ MAX_EVIDENCE = 3
 MAX_ARTICLE_IDS = 10
 MAX_CLAIMANTS = 10
 
-#: How many series keep their points cached between updates (see SeriesTracker.apply).
-POINTS_CACHED = 64
+#: A `news.metrics` record carries the points this many days either side of its date (the
+#: setting `metrics_window_days`); a whole series in every record made an update cost (and a
+#: record's size) grow with the series' length.
+WINDOW_DAYS = 30
+
+#: Decoded points kept between updates (see SeriesTracker.apply).
+POINTS_CACHED = 8192
 
 #: Qualifiers that say how a figure was reported, not what was counted: hedges ("about 30",
 #: "more than 100") and vague plurals ("hundreds of"). They do not split a series; the
@@ -133,13 +140,23 @@ def _figure_key(value: float) -> str:
     return repr(_value_key(value))
 
 
-def seen_key(sid: str, report: Report) -> str:
-    """The dedup key of a report: one figure (value) of one date from one article."""
-    return f"{sid}|{report['as_of']}|{report['article_id']}|{_figure_key(report['value'])}"
+def report_key(sid: str, report: Report) -> str:
+    """What identifies a report within its article: one figure (value) of one date."""
+    return f"{sid}|{report['as_of']}|{_figure_key(report['value'])}"
+
+
+def counted_key(sid: str, report: Report) -> str:
+    """The dedup entry of an article's reports on the series that share `sid`'s partition.
+
+    'article#p<partition>' lists their `report_key`s: one entry (one table write, one
+    changelog record) per article and partition rather than per report. The partition is in
+    the key because the entry lives in that partition's store.
+    """
+    return f"{report['article_id']}#p{partition_of(sid)}"
 
 
 def date_key(sid: str, as_of: str) -> str:
-    """The key of a date's index (its figures' summaries) in the series store."""
+    """The key of a date's entry (its figures' summaries and its point) in the series store."""
     return f"{sid}|{as_of}"
 
 
@@ -225,49 +242,38 @@ def _point(as_of: str, chosen: Figure, alternatives: list[float]) -> SeriesPoint
     )
 
 
-def points(state: SeriesState) -> list[SeriesPoint]:
-    """The series' points, one per date, ordered by `as_of` (from the series' header)."""
-    pts = state["points"]
-    return [SeriesPoint.model_validate(pts[as_of]) for as_of in sorted(pts)]
+def points(store: MutableMapping[str, Any], sid: str) -> list[SeriesPoint]:
+    """The series' points, one per date, ordered by `as_of`."""
+    state = store.get(sid)
+    if state is None:
+        return []
+    return [
+        SeriesPoint.model_validate(store[date_key(sid, as_of)]["point"])
+        for as_of in state["point_dates"]
+    ]
 
 
-def repoint(
-    previous: list[SeriesPoint],
-    state: SeriesState,
-    as_of: str,
-    point: SeriesPoint | None = None,
-) -> list[SeriesPoint]:
-    """`points(state)` when only the date `as_of` differs from the state `previous` came from.
-
-    A point depends on its own date's figures only, so the other points are reused rather than
-    rebuilt (building every point on every update made an update cost grow with the series).
-    `point` is the new point of `as_of` when the caller has it.
-    """
-    out = list(previous)
-    date = dt.date.fromisoformat(as_of)
-    i = bisect.bisect_left(out, date, key=_point_date)
-    stored = state["points"].get(as_of)
-    if stored is None:
-        if i < len(out) and out[i].as_of == date:
-            del out[i]
-        return out
-    if point is None:
-        point = SeriesPoint.model_validate(stored)
-    if i < len(out) and out[i].as_of == date:
-        out[i] = point
-    else:
-        out.insert(i, point)
-    return out
-
-
-def _point_date(p: SeriesPoint) -> dt.date:
-    return p.as_of
+def _entry(raw: Any) -> dict[str, Any]:
+    """A date's entry; a bare index of figures stored by an earlier version gets no point."""
+    if raw is None:
+        return {"figures": {}, "point": None}
+    if "figures" in raw:
+        return dict(raw)
+    return {"figures": raw, "point": None}
 
 
 def date_figures(store: MutableMapping[str, Any], sid: str, as_of: str) -> dict[str, Figure]:
     """Every figure reported for one date of a series, by value key."""
-    index = store.get(date_key(sid, as_of)) or {}
+    index = _entry(store.get(date_key(sid, as_of)))["figures"]
     return {v: store[figure_key(sid, as_of, v)] for v in index}
+
+
+def _date_point(store: MutableMapping[str, Any], sid: str, as_of: str) -> dict[str, Any]:
+    """A date's point (JSON), chosen from its figures."""
+    index = _entry(store.get(date_key(sid, as_of)))["figures"]
+    chosen = _choose(index)
+    others = sorted(index[v][3] for v in index if v != chosen)
+    return _point(as_of, store[figure_key(sid, as_of, chosen)], others).model_dump(mode="json")
 
 
 def add_report(
@@ -278,86 +284,94 @@ def add_report(
 
     The series lives under three kinds of keys, so that an update writes a few small values
     whatever the series' length and however many conflicting figures a date has:
-    * `sid` -- the header: what the series measures and its points (one per date, the
-      chosen figure with its sources, ids, claimants, evidence and the alternatives);
-    * `sid|as_of` -- the date's index: a summary of each of its figures (what `_choose` needs);
+    * `sid` -- the header: what the series measures and its dates (`point_dates`, sorted),
+      rewritten only when a date comes or goes;
+    * `sid|as_of` -- the date's entry: a summary of each of its figures (`figures`, what
+      `_choose` needs) and its point (the chosen figure with its sources, ids, claimants,
+      evidence and the alternatives);
     * `sid|as_of|value` -- one figure: its reports folded in (`_merge`).
-    `seen` holds the dedup keys (`seen_key`): the same figure for the same date from the same
-    article counts once, however often it is redelivered.
+    `seen` lists the reports already counted per article and partition (`counted_key`): the
+    same figure for the same date from the same article counts once, however often it is
+    redelivered.
     """
-    key = seen_key(sid, report)
-    if seen.get(key):
+    key, rkey = counted_key(sid, report), report_key(sid, report)
+    counted = seen.get(key) or []
+    if rkey in counted:
         return None, None
-    seen[key] = True
+    seen[key] = [*counted, rkey]
     state = store.get(sid)
     if state is None:
-        state = {"series_id": sid, **report["series"], "points": {}}
-    elif "dates" in state:
+        state = {"series_id": sid, **report["series"], "point_dates": []}
+    elif "point_dates" not in state:
         state = _upgrade(store, sid, state)
     as_of = report["as_of"]
     vkey = _figure_key(report["value"])
     dkey = date_key(sid, as_of)
-    index = dict(store.get(dkey) or {})
+    index = dict(_entry(store.get(dkey))["figures"])
     fkey = figure_key(sid, as_of, vkey)
     figure = _merge(store.get(fkey) if vkey in index else None, report)
     store[fkey] = figure
     index[vkey] = _summary(figure)
-    store[dkey] = index
     chosen = _choose(index)
     point = _point(
         as_of,
         figure if chosen == vkey else store[figure_key(sid, as_of, chosen)],
         sorted(index[v][3] for v in index if v != chosen),
     )
-    pts = dict(state["points"])
-    pts[as_of] = point.model_dump(mode="json")
-    if len(pts) > MAX_DATES:
-        for old in sorted(pts)[: len(pts) - MAX_DATES]:
-            del pts[old]
+    store[dkey] = {"figures": index, "point": point.model_dump(mode="json")}
+    dates = state["point_dates"]
+    i = bisect.bisect_left(dates, as_of)
+    if i == len(dates) or dates[i] != as_of:
+        dates = [*dates[:i], as_of, *dates[i:]]
+        for old in dates[: max(0, len(dates) - MAX_DATES)]:
             _drop_date(store, sid, old)
-    state = {**state, "points": pts}
-    store[sid] = state  # reassign: a Faust table only logs assignments
+        state = {**state, "point_dates": dates[-MAX_DATES:]}
+        store[sid] = state  # reassign: a Faust table only logs assignments
     return state, point
 
 
 def _drop_date(store: MutableMapping[str, Any], sid: str, as_of: str) -> None:
     dkey = date_key(sid, as_of)
-    for v in store.get(dkey) or {}:
+    for v in _entry(store.get(dkey))["figures"]:
         store.pop(figure_key(sid, as_of, v), None)
     store.pop(dkey, None)
 
 
 def _upgrade(store: MutableMapping[str, Any], sid: str, old: SeriesState) -> SeriesState:
-    """A series stored by an earlier version (every date's figures in one value), split."""
-    pts: dict[str, Any] = {}
-    for as_of, figures in old["dates"].items():
-        index = {v: _summary(f) for v, f in figures.items()}
-        for v, f in figures.items():
-            store[figure_key(sid, as_of, v)] = f
-        store[date_key(sid, as_of)] = index
-        chosen = _choose(index)
-        others = sorted(index[v][3] for v in index if v != chosen)
-        pts[as_of] = _point(as_of, figures[chosen], others).model_dump(mode="json")
-    state = {k: v for k, v in old.items() if k != "dates"}
-    return {**state, "points": pts}
+    """A series stored by an earlier version, in the current layout.
+
+    Two earlier layouts: every date's figures in the header (`dates`), and the points in the
+    header (`points`) with a bare index of figures per date.
+    """
+    meta = {k: v for k, v in old.items() if k not in ("dates", "points")}
+    if "dates" in old:
+        for as_of, figures in old["dates"].items():
+            for v, f in figures.items():
+                store[figure_key(sid, as_of, v)] = f
+            store[date_key(sid, as_of)] = {v: _summary(f) for v, f in figures.items()}
+        dates = sorted(old["dates"])
+    else:
+        dates = sorted(old.get("points", {}))
+    for as_of in dates:
+        index = _entry(store.get(date_key(sid, as_of)))["figures"]
+        store[date_key(sid, as_of)] = {"figures": index, "point": _date_point(store, sid, as_of)}
+    state = {**meta, "point_dates": dates}
+    store[sid] = state
+    return state
 
 
 def metric_update(
     state: SeriesState,
-    as_of: dt.date,
     report: Report,
-    pts: list[SeriesPoint] | None = None,
-) -> MetricUpdate | None:
-    """The `news.metrics` record for a change of the series at `as_of`, caused by `report`.
+    pts: list[SeriesPoint],
+    idx: int,
+    window_days: int = WINDOW_DAYS,
+) -> MetricUpdate:
+    """The `news.metrics` record for a change of the series at `pts[idx]`, caused by `report`.
 
-    None when the date is no longer in the series (it fell off the MAX_DATES cap). `pts`
-    are `points(state)` when the caller already has them.
+    `pts` are the series' points within `window_days` of that date, at least its neighbours,
+    and the series' latest point (`window_dates`).
     """
-    if pts is None:
-        pts = points(state)
-    idx = bisect.bisect_left(pts, as_of, key=_point_date)
-    if idx >= len(pts) or pts[idx].as_of != as_of:
-        return None
     point = pts[idx]
     prev = pts[idx - 1] if idx > 0 else None
     change_abs = point.value - prev.value if prev else None
@@ -386,15 +400,24 @@ def metric_update(
         corroboration=point.corroboration,
         evidence=point.evidence,
         points=pts,
+        points_total=len(state["point_dates"]),
+        window_days=window_days,
         event_time=dt.datetime.fromisoformat(report["published_at"]),
         updated_at=utcnow(),
         ingested_at=dt.datetime.fromisoformat(report["ingested_at"]),
     )
 
 
-def _none_dropped(before: dict[str, Any], after: dict[str, Any], as_of: str) -> bool:
-    """Whether an update that touched `as_of` kept every other date (none fell off the cap)."""
-    return len(after) == len(before) + (as_of not in before)
+def window_dates(dates: list[str], as_of: str, days: int) -> tuple[list[str], int]:
+    """The dates a record of a change at `as_of` carries, and the index of `as_of` in them:
+    those within `days` of it, at least its neighbours, and the series' latest date."""
+    day = dt.date.fromisoformat(as_of)
+    span = dt.timedelta(days=days)
+    k = bisect.bisect_left(dates, as_of)
+    lo = min(bisect.bisect_left(dates, (day - span).isoformat()), max(0, k - 1))
+    hi = max(bisect.bisect_right(dates, (day + span).isoformat()), min(len(dates), k + 2))
+    chosen = dates[lo:hi] if hi == len(dates) else [*dates[lo:hi], dates[-1]]
+    return chosen, k - lo
 
 
 class SeriesTracker:
@@ -405,35 +428,54 @@ class SeriesTracker:
     """
 
     def __init__(
-        self, store: MutableMapping[str, Any], seen: MutableMapping[str, Any] | None = None
+        self,
+        store: MutableMapping[str, Any],
+        seen: MutableMapping[str, Any] | None = None,
+        window_days: int = WINDOW_DAYS,
     ) -> None:
         self.store = store
+        self.window_days = window_days
         self.seen: MutableMapping[str, Any] = {} if seen is None else seen
-        # The points of recently updated series with the state they were built from, so that
-        # an update rebuilds only its own date's point (see `repoint`). Only a cache: used
-        # when the stored state is that very object, so a rolled-back write is never seen.
-        self._points: OrderedDict[str, tuple[SeriesState, list[SeriesPoint]]] = OrderedDict()
+        # Decoded points by date key, with the stored entry they came from: an update decodes
+        # only the points of its window that changed since. Only a cache: used when the
+        # stored entry is that very object, so a rolled-back write is never seen.
+        self._points: OrderedDict[str, tuple[Any, SeriesPoint]] = OrderedDict()
+
+    def _stored_point(self, sid: str, as_of: str) -> SeriesPoint:
+        dkey = date_key(sid, as_of)
+        entry = self.store[dkey]
+        cached = self._points.get(dkey)
+        if cached is not None and cached[0] is entry:
+            self._points.move_to_end(dkey)
+            return cached[1]
+        point = SeriesPoint.model_validate(entry["point"])
+        self._remember(dkey, entry, point)
+        return point
+
+    def _remember(self, dkey: str, entry: Any, point: SeriesPoint) -> None:
+        self._points[dkey] = (entry, point)
+        self._points.move_to_end(dkey)
+        if len(self._points) > POINTS_CACHED:
+            self._points.popitem(last=False)
+
+    def window(self, sid: str, state: SeriesState, as_of: str) -> tuple[list[SeriesPoint], int]:
+        """The points a record of a change at `as_of` carries (`window_dates`), and the
+        index of `as_of`'s point in them."""
+        dates, idx = window_dates(state["point_dates"], as_of, self.window_days)
+        return [self._stored_point(sid, d) for d in dates], idx
 
     def apply(self, sid: str, report: Report) -> MetricUpdate | None:
         """Add a routed report; the update to publish, or None when it was already known."""
-        before = self.store.get(sid)
         state, point = add_report(self.store, sid, report, self.seen)
-        if state is None:
+        if state is None or point is None:
             return None
-        cached = self._points.pop(sid, None)
-        if (
-            cached is not None
-            and before is not None
-            and cached[0] is before
-            and _none_dropped(before.get("points", {}), state["points"], report["as_of"])
-        ):
-            pts = repoint(cached[1], state, report["as_of"], point)
-        else:
-            pts = points(state)
-        self._points[sid] = (state, pts)
-        if len(self._points) > POINTS_CACHED:
-            self._points.popitem(last=False)
-        return metric_update(state, dt.date.fromisoformat(report["as_of"]), report, pts)
+        as_of = report["as_of"]
+        if as_of not in state["point_dates"]:
+            return None  # the date fell off the MAX_DATES cap at once
+        dkey = date_key(sid, as_of)
+        self._remember(dkey, self.store[dkey], point)
+        pts, idx = self.window(sid, state, as_of)
+        return metric_update(state, report, pts, idx, self.window_days)
 
     def process(self, rec: ArticleObservations) -> list[MetricUpdate]:
         """Route and apply one article's observations (what the two Faust stages do together)."""

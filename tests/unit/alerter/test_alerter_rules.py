@@ -59,3 +59,17 @@ def test_missing_file_and_bad_yaml_are_explained(tmp_path: Path) -> None:
     bad.write_text("rules: [\n")
     with pytest.raises(RulesError, match="cannot parse YAML"):
         load_rules(bad)
+
+
+def test_a_change_window_longer_than_the_metrics_window_stops_the_alerter() -> None:
+    """A change rule cannot look further back than a news.metrics record reaches."""
+    from newsmon.alerter.main import check_windows
+
+    rs = parse_rules(
+        {"rules": [{"name": "slow", "kind": "change", "min_pct": 50, "window_days": 45}]}
+    )
+    check_windows(rs, 45)
+    with pytest.raises(RulesError) as exc:
+        check_windows(rs, 30)
+    assert "rule 'slow': window_days 45" in str(exc.value)
+    assert "NEWSMON_METRICS_WINDOW_DAYS" in str(exc.value)

@@ -113,7 +113,8 @@ def test_a_rolled_back_write_never_reaches_the_cache() -> None:
     staged.commit()
     assert cache.get("s1") is not None
     assert decode_value(table["s1|2026-11-20|40.0"])["value"] == 40.0
-    assert decode_value(table["s1"])["points"]["2026-11-20"]["value"] == 40.0
+    assert decode_value(table["s1|2026-11-20"])["point"]["value"] == 40.0
+    assert decode_value(table["s1"])["point_dates"] == ["2026-11-20"]
 
 
 def test_values_are_encoded_once_and_read_back_equal() -> None:

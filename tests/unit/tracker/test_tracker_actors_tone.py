@@ -98,3 +98,23 @@ def test_tone_pairs_are_ordered(d: Any) -> None:
     tone.process(article_events("a1", event("e1", d(1), -4.0)))
     (r,) = tone.process(article_events("a2", event("e2", d(1), 3.0, "042", "israel", "turkey")))
     assert (r.actor.id, r.target.id, r.events) == ("israel", "turkey", 1)
+
+
+def test_an_articles_actors_share_one_dedup_entry_per_partition() -> None:
+    """The dedup table holds one entry per article and partition, listing its actors; each
+    actor still counts once however often the article comes back."""
+    from newsmon.core import topics
+    from newsmon.core.bundles import partition_of
+
+    seen: dict[str, Any] = {}
+    reg = ActorRegistry({}, seen)
+    ids = [f"actor-{i}" for i in range(12)]
+    rec = article_entities("a1", *(entity(i, i.title()) for i in ids))
+    assert len(reg.process(rec)) == 12
+    partitions = {partition_of(i) for i in ids}
+    assert set(seen) == {f"a1#p{p}" for p in partitions}
+    assert len(seen) <= topics.PARTITIONS < len(ids)
+    for p in partitions:
+        assert sorted(seen[f"a1#p{p}"]) == sorted(i for i in ids if partition_of(i) == p)
+    assert reg.process(rec) == []
+    assert reg.store["actor-0"]["articles"] == 1

@@ -164,7 +164,7 @@ def test_updates_rebuild_only_their_date_and_match_a_full_rebuild(d: Any) -> Non
             published=PUBLISHED + dt.timedelta(hours=rng.randint(0, 100)),
         )
         for update in tracker.process(rec):
-            assert update.points == points(store["aid_trucks_entered@gaza/daily"])
+            assert update.points == points(store, "aid_trucks_entered@gaza/daily")
         if i % 10 == 9:
             store.rollback()  # a failed publish: the cached points must not be reused
         elif i % 4 == 0:
@@ -229,8 +229,9 @@ class _WriteLog(dict[str, Any]):
 
 
 def test_an_update_writes_small_values_however_many_figures_a_date_has(d: Any) -> None:
-    """A date reported with 150 conflicting figures: an update rewrites its header, the date's
-    short index and its own figure, not every figure of the date."""
+    """A date reported with 150 conflicting figures: an update rewrites the header (a new
+    date), the date's entry and its own figure, not every figure of the date; an update of a
+    known date leaves the header alone."""
     store = _WriteLog()
     tracker = SeriesTracker(store)
     for i in range(150):
@@ -248,24 +249,46 @@ def test_an_update_writes_small_values_however_many_figures_a_date_has(d: Any) -
         "aid_trucks_entered@gaza/daily|2023-11-11|5.0",
     }
     assert sum(written.values()) < figures_bytes / 10
+    store.written.clear()
+    tracker.process(article_observations("again", observation(6, d(11)), source="bbc"))
+    assert {k for k, _ in store.written} == {
+        "aid_trucks_entered@gaza/daily|2023-11-11",
+        "aid_trucks_entered@gaza/daily|2023-11-11|6.0",
+    }
 
 
 def test_a_series_stored_by_an_earlier_version_is_split_on_its_next_update(d: Any) -> None:
-    """The former layout (every date's figures in the series' value) is upgraded in place."""
-    from newsmon.tracker.series import date_figures
+    """Both former layouts -- every date's figures in the series' value, and the points in
+    the header with a bare index per date -- are upgraded in place."""
+    from newsmon.tracker.series import date_figures, date_key, points
 
     fresh: dict[str, Any] = {}
-    SeriesTracker(fresh).process(article_observations("a1", observation(100, d(10))))
-    sid = "aid_trucks_entered@gaza/daily"
-    old = {k: v for k, v in fresh[sid].items() if k != "points"}
-    old["dates"] = {as_of: date_figures(fresh, sid, as_of) for as_of in fresh[sid]["points"]}
-    store = {sid: old}
-    (u,) = SeriesTracker(store).process(
-        article_observations("a2", observation(30, d(13)), source="bbc")
+    SeriesTracker(fresh).process(
+        article_observations("a1", observation(100, d(10)), observation(90, d(11), start=5))
     )
-    assert [(p.as_of, p.value) for p in u.points] == [(d(10), 100), (d(13), 30)]
-    assert "dates" not in store[sid] and set(store[sid]["points"]) == {"2023-11-10", "2023-11-13"}
-    assert date_figures(store, sid, "2023-11-10") == date_figures(fresh, sid, "2023-11-10")
+    sid = "aid_trucks_entered@gaza/daily"
+    dates = fresh[sid]["point_dates"]
+    meta = {k: v for k, v in fresh[sid].items() if k != "point_dates"}
+    figures = {k: v for k, v in fresh.items() if k.count("|") == 2}
+    v1 = {sid: {**meta, "dates": {as_of: date_figures(fresh, sid, as_of) for as_of in dates}}}
+    v2 = {
+        sid: {
+            **meta,
+            "points": {p.as_of.isoformat(): p.model_dump(mode="json") for p in points(fresh, sid)},
+        },
+        **{date_key(sid, a): fresh[date_key(sid, a)]["figures"] for a in dates},
+        **figures,
+    }
+    for old in (v1, v2):
+        (u,) = SeriesTracker(old).process(
+            article_observations("a2", observation(30, d(13)), source="bbc")
+        )
+        assert [(p.as_of, p.value) for p in u.points] == [(d(10), 100), (d(11), 90), (d(13), 30)]
+        assert old[sid]["point_dates"] == ["2023-11-10", "2023-11-11", "2023-11-13"]
+        assert "dates" not in old[sid] and "points" not in old[sid]
+        for as_of in dates:
+            assert date_figures(old, sid, as_of) == date_figures(fresh, sid, as_of)
+            assert old[date_key(sid, as_of)] == fresh[date_key(sid, as_of)]
 
 
 def test_the_oldest_dates_leave_with_their_figures_beyond_the_cap(d: Any, monkeypatch: Any) -> None:
@@ -280,5 +303,55 @@ def test_the_oldest_dates_leave_with_their_figures_beyond_the_cap(d: Any, monkey
     sid = "aid_trucks_entered@gaza/daily"
     assert [p.as_of for p in u.points] == [d(11), d(12), d(13)]
     assert not [k for k in store if "2023-11-10" in k]
-    assert len(store) == 1 + 3 * 2  # the header, and per date its index and one figure
+    assert len(store) == 1 + 3 * 2  # the header, and per date its entry and one figure
     assert sid in store
+
+
+def test_an_articles_reports_share_one_dedup_entry_per_partition(d: Any) -> None:
+    """One dedup entry per article and partition lists the reports counted from it."""
+    from newsmon.core.bundles import partition_of
+
+    seen: dict[str, Any] = {}
+    tr = SeriesTracker({}, seen)
+    metrics = [f"metric_{i}" for i in range(10)]
+    rec = article_observations(
+        "a1", *(observation(10 + i, d(10), metric=m, start=i) for i, m in enumerate(metrics))
+    )
+    assert len(tr.process(rec)) == 10
+    sids = [series_id(m, "gaza", "daily") for m in metrics]
+    assert set(seen) == {f"a1#p{partition_of(s)}" for s in sids}
+    assert sum(len(v) for v in seen.values()) == 10
+    assert tr.process(rec) == []
+
+
+def test_an_update_carries_its_window_the_neighbours_and_the_latest_point(d: Any) -> None:
+    """A record holds the points within the window of its date, at least the points just
+    before and after it, and the series' latest point -- not the whole series."""
+    tracker = SeriesTracker({}, window_days=3)
+    days = [1, 2, 3, 10, 11, 12, 13, 14, 25]
+    for i, n in enumerate(days):
+        tracker.process(article_observations(f"a{i}", observation(10 * n, d(n))))
+    (u,) = tracker.process(article_observations("late", observation(5, d(11), start=9)))
+    assert (u.points_total, u.window_days) == (len(days), 3)
+    assert [p.as_of for p in u.points] == [d(10), d(11), d(12), d(13), d(14), d(25)]
+    (u,) = tracker.process(article_observations("lone", observation(7, d(20), start=9)))
+    assert [p.as_of for p in u.points] == [d(14), d(20), d(25)]  # the neighbours, outside
+    (u,) = tracker.process(article_observations("first", observation(7, d(2), start=9)))
+    assert [p.as_of for p in u.points] == [d(1), d(2), d(3), d(25)]
+
+
+def test_the_records_of_a_series_merged_in_order_give_the_whole_series(d: Any) -> None:
+    """merge_series rebuilds every point from windowed records, each at its latest."""
+    from newsmon.core.models import merge_series
+    from newsmon.tracker.series import points
+
+    store: dict[str, Any] = {}
+    tracker = SeriesTracker(store, window_days=2)
+    published = []
+    for i, n in enumerate([1, 5, 9, 13, 3, 5, 17, 1]):
+        published += tracker.process(
+            article_observations(f"a{i}", observation(100 + i, d(n)), source=f"s{i}")
+        )
+    (merged,) = merge_series(published).values()
+    assert merged.points == points(store, "aid_trucks_entered@gaza/daily")
+    assert len(merged.points) == 6 and all(len(u.points) < 6 for u in published[-3:])

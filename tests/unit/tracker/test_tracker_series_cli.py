@@ -83,3 +83,28 @@ def test_series_gauges_are_capped() -> None:
     assert len(m._exported) == m.MAX_EXPORTED_SERIES
     samples = [s for s in m.SERIES_VALUE.collect()[0].samples if s.labels["series"].startswith("s")]
     assert len(samples) == m.MAX_EXPORTED_SERIES
+
+
+def test_the_trackers_state_completes_a_compacted_series(d: Any) -> None:
+    """With only a series' last record left (a compacted topic), the points held in the
+    tracker's series header (its changelog) give the whole history back."""
+    import json
+
+    from newsmon.cli.series import with_history
+    from newsmon.core.tables import encode_value
+
+    store: dict[str, Any] = {}
+    tracker = SeriesTracker(store, window_days=2)
+    values = []
+    for i, n in enumerate([1, 5, 9, 13]):
+        rec = article_observations(f"a{i}", observation(10 * n, d(n)))
+        values += [serde.encode(u) for u in tracker.process(rec)]
+    sid = "aid_trucks_entered@gaza/daily"
+    compacted = latest_series(values[-1:])
+    assert [p.as_of for p in compacted[sid].points] == [d(9), d(13)]
+    changelog = [(json.dumps(k).encode(), encode_value(v)) for k, v in store.items()] + [
+        (b"not json", b"{}"),
+        (json.dumps("other@x/daily").encode(), None),
+    ]
+    (u,) = with_history(compacted, changelog).values()
+    assert [(p.as_of, p.value) for p in u.points] == [(d(n), 10 * n) for n in (1, 5, 9, 13)]

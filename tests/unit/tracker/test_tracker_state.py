@@ -98,7 +98,7 @@ def test_series_points_stay_ordered_with_out_of_order_reports(d: Any) -> None:
     sid = "aid_trucks_entered@gaza/daily"
     figures = [
         f
-        for as_of in tracker.store[sid]["points"]
+        for as_of in tracker.store[sid]["point_dates"]
         for f in date_figures(tracker.store, sid, as_of).values()
     ]
     assert sum(f["reports"] for f in figures) == 7

@@ -1,0 +1,188 @@
+"""The tracker's and the alerter's own logic on the records fed to their services, in process.
+
+The services' rates (`tracker_fed`, `alerter_fed`) include Kafka, Faust's per-record and
+per-table-write machinery, RocksDB and the other processes sharing the machine. Running the
+same records through the same code paths -- decode, route, bundle, unbundle, apply to staged
+stores over cached tables, encode the outputs, run the gate -- without any of that gives the
+logic's own limit, the analogue of the NLP limit for the extractor: the gap between the two is
+the plumbing. Batches are shaped as in the services (router batches of `ROUTER_BATCH` records,
+stateful batches of `BUNDLES_PER_BATCH` bundles); the collector is tuned as in the services.
+"""
+
+from __future__ import annotations
+
+import gc
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from newsmon.core import serde
+from newsmon.core.bundles import BUNDLES_PER_BATCH, bundles, unbundle
+from newsmon.core.faustapp import BATCH_MAX
+from newsmon.core.models import (
+    ActorRecordAdapter,
+    Alert,
+    ArticleEntities,
+    ArticleEvents,
+    ArticleObservations,
+    MetricUpdate,
+)
+from newsmon.core.tables import CachedTable, StagedStore
+
+ROUTER_BATCH = BATCH_MAX
+Records = list[tuple[bytes | None, bytes]]
+
+
+class _Topic:
+    """Stands for an internal topic (bundles only need its name)."""
+
+    def get_topic_name(self) -> str:
+        return "bench-logic"
+
+
+@contextmanager
+def _service_gc() -> Iterator[None]:
+    """The collector as `core.faustapp.tune_gc` sets it in the services, restored after."""
+    before = gc.get_threshold()
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, max(before[1], 20), max(before[2], 20))
+    try:
+        yield
+    finally:
+        gc.set_threshold(*before)
+        gc.unfreeze()
+
+
+def _stage(
+    values: list[bytes],
+    decode: Callable[[bytes], Any],
+    route: Callable[[Any], list[tuple[str, Any]]],
+    apply: Callable[[str, Any], Any],
+    stores: list[StagedStore],
+) -> tuple[int, list[Any]]:
+    """Route `values` in router batches, then apply their bundles in stateful batches."""
+    items_done, outputs = 0, []
+    for i in range(0, len(values), ROUTER_BATCH):
+        items: list[tuple[str, Any]] = []
+        for value in values[i : i + ROUTER_BATCH]:
+            items.extend(route(decode(value)))
+        records = bundles(_Topic(), items)
+        for j in range(0, len(records), BUNDLES_PER_BATCH):
+            for store in stores:
+                store.rollback()
+            for _target, key, value in records[j : j + BUNDLES_PER_BATCH]:
+                for k, item in unbundle(key, value):
+                    items_done += 1
+                    result = apply(k, item)
+                    if result is not None:
+                        outputs.append(serde.encode(result))
+            for store in stores:
+                store.commit()
+    return items_done, outputs
+
+
+def tracker_logic(data: dict[str, Records], window_days: int) -> dict[str, Any]:
+    """Observations per second of the tracker's logic on the fed records (no Kafka, no Faust)."""
+    from newsmon.tracker.actors import ActorRegistry, route_entities
+    from newsmon.tracker.series import SeriesTracker, route_observations
+    from newsmon.tracker.tone import ToneTracker, route_events
+
+    def staged() -> StagedStore:
+        return StagedStore(CachedTable({}, 2000))
+
+    series_store, series_seen = staged(), staged()
+    actors_store, actors_seen = staged(), staged()
+    tone_store = staged()
+    series = SeriesTracker(series_store, series_seen, window_days)
+    actors = ActorRegistry(actors_store, actors_seen)
+    tone = ToneTracker(tone_store, 7)
+    stages = {
+        "observations": (
+            ArticleObservations.model_validate_json,
+            route_observations,
+            series.apply,
+            [series_store, series_seen],
+        ),
+        "entities": (
+            ArticleEntities.model_validate_json,
+            route_entities,
+            actors.apply,
+            [actors_store, actors_seen],
+        ),
+        "events": (ArticleEvents.model_validate_json, route_events, tone.apply, [tone_store]),
+    }
+    observations = sum(
+        len(ArticleObservations.model_validate_json(v).observations)
+        for _, v in data.get("observations", [])
+    )
+    seconds: dict[str, float] = {}
+    items: dict[str, int] = {}
+    produced = 0
+    with _service_gc():
+        for kind, (decode, route, apply, stores) in stages.items():
+            values = [v for _, v in data.get(kind, [])]
+            t = time.perf_counter()
+            items[kind], outputs = _stage(values, decode, route, apply, stores)
+            seconds[kind] = time.perf_counter() - t
+            produced += len(outputs)
+    total = sum(seconds.values())
+    return {
+        "observations": observations,
+        "items": items,
+        "outputs": produced,
+        "seconds": {k: round(v, 3) for k, v in seconds.items()},
+        "observations_per_s": round(observations / total, 1) if total else None,
+    }
+
+
+def alerter_logic(data: dict[str, Records], rules_path: Any = None) -> dict[str, Any]:
+    """Input records per second of the alerter's logic on the fed records (decode, evaluate,
+    candidates bundled and unbundled, the gate over staged stores, alerts encoded)."""
+    from newsmon.alerter.alerts import AlertGate, Evaluator
+    from newsmon.alerter.rules import load_rules
+
+    rules = load_rules(rules_path)
+    evaluator = Evaluator(rules)
+    stores = [StagedStore(CachedTable({})) for _ in range(3)]
+    gate = AlertGate(rules, *stores, 3600.0)
+    kinds: dict[str, tuple[Callable[[bytes], Any], Callable[[Any], list[Alert]]]] = {
+        "metrics": (MetricUpdate.model_validate_json, evaluator.on_metric),
+        "actors": (ActorRecordAdapter.validate_json, evaluator.on_actor),
+        "events": (ArticleEvents.model_validate_json, evaluator.on_events),
+    }
+    records = 0
+    candidates = 0
+    alerts = 0
+    with _service_gc():
+        t = time.perf_counter()
+        for kind, (decode, evaluate) in kinds.items():
+            values = [v for _, v in data.get(kind, [])]
+            records += len(values)
+            for i in range(0, len(values), ROUTER_BATCH):
+                found = [
+                    (f"{a.rule}|{a.subject}", {"alert": a.model_dump(mode="json")})
+                    for value in values[i : i + ROUTER_BATCH]
+                    for a in evaluate(decode(value))
+                ]
+                candidates += len(found)
+                for j, (_target, key, value) in enumerate(bundles(_Topic(), found)):
+                    if j % BUNDLES_PER_BATCH == 0:
+                        for store in stores:
+                            store.commit()
+                    for _k, body in unbundle(key, value):
+                        alert = gate.admit(Alert.model_validate(body["alert"]))
+                        if alert is not None:
+                            serde.encode(alert)
+                            alerts += 1
+                for store in stores:
+                    store.commit()
+        total = time.perf_counter() - t
+    return {
+        "records": records,
+        "candidates": candidates,
+        "alerts": alerts,
+        "seconds": round(total, 3),
+        "records_per_s": round(records / total, 1) if total else None,
+    }
