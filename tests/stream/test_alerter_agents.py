@@ -23,7 +23,9 @@ class Harness:
     """Feeds input records to an evaluating agent, then its candidates to the gate."""
 
     def __init__(self, **settings: Any) -> None:
-        self.svc = AlerterService(Settings(table_store="memory", **settings), store="memory://")
+        # No linger: a test context signals a record as handled before a lingering batch runs.
+        cfg = Settings(table_store="memory", batch_linger_ms=0, **settings)
+        self.svc = AlerterService(cfg, store="memory://")
         self.out: list[tuple[str, str, bytes]] = []
 
         async def capture(topic: Any, key: str, value: bytes) -> None:

@@ -104,7 +104,10 @@ class Harness:
     """Feeds records through the router agents and then the stateful agents, capturing output."""
 
     def __init__(self) -> None:
-        self.svc = TrackerService(Settings(table_store="memory"), store="memory://")
+        # No linger: a test context signals a record as handled before a lingering batch runs.
+        self.svc = TrackerService(
+            Settings(table_store="memory", batch_linger_ms=0), store="memory://"
+        )
         self.out: list[tuple[str, str, bytes]] = []
 
         async def capture(topic: Any, key: str, value: bytes) -> None:

@@ -132,6 +132,9 @@ class Settings(BaseSettings):
     rocksdb_block_cache_mib: int = Field(default=4, ge=1, le=16384)
     # Decoded table values kept in memory per table (tracker, alerter), most recently used.
     table_cache_entries: int = Field(default=10_000, ge=0)
+    # Longest a stream batch waits for its next record before it is processed (at most 0.25 s
+    # in all; core/faustapp.py for_each_batch); 0 processes what is buffered at once.
+    batch_linger_ms: float = Field(default=5.0, ge=0, le=1000)
     # Python's cyclic garbage collector in the stream services (core/faustapp.py tune_gc):
     # young-generation threshold; 0 keeps Python's defaults (700).
     gc_threshold: int = Field(default=50_000, ge=0)

@@ -389,6 +389,7 @@ def make_app(service: str, settings: Settings, **overrides: Any) -> faust.App:
     Path(conf["datadir"]).parent.mkdir(parents=True, exist_ok=True)
     app = faust.App(f"{settings.topic_prefix}newsmon-{service}", **conf)
     app.monitor = LeanPrometheusMonitor(metrics=_faust_metrics())
+    app._newsmon_batch_linger = settings.batch_linger_ms / 1000.0  # type: ignore[attr-defined]
     if settings.commit_guard:
         _install_commit_guard()
         app._newsmon_changelogs = ChangelogWatch()  # type: ignore[attr-defined]
@@ -740,6 +741,23 @@ def event_context(event: Any) -> Iterator[None]:
 
 #: Most records in one batch (between two acknowledgements of the inputs).
 BATCH_MAX = 500
+#: How often a lingering batch looks at its stream's buffer again (seconds).
+LINGER_POLL_S = 0.001
+#: Longest a batch gathers records while they keep coming (seconds from its first record).
+LINGER_CAP_S = 0.25
+
+
+def batch_linger(app: Any) -> float:
+    """Seconds a batch waits for its next record (the setting `batch_linger_ms`; 0: none)."""
+    linger: float = getattr(app, "_newsmon_batch_linger", 0.0)
+    return linger
+
+
+async def _linger(queue: Any, until: float) -> None:
+    """Wait until the stream's buffer has a record or the time `until` (loop clock)."""
+    loop = asyncio.get_running_loop()
+    while queue.empty() and loop.time() < until:
+        await asyncio.sleep(LINGER_POLL_S)
 
 
 async def for_each_batch(
@@ -747,8 +765,13 @@ async def for_each_batch(
 ) -> None:
     """Call `process` on batches of a stream's events, then ack them (the offset may commit).
 
-    A batch is whatever the stream has already buffered (at most `max_size`): nothing waits
-    for more records, so a quiet stream still processes each record at once. The events are
+    A batch gathers records while they keep coming: when the stream's buffer is empty it waits
+    up to the app's linger (`batch_linger_ms`) for the next one, and closes when none came,
+    when it holds `max_size` records, or `LINGER_CAP_S` after its first record. The consumer
+    hands fetched records to the stream's buffer a few at a time: without the wait a batch
+    held one to three records even when thousands were waiting, and as each batch costs a
+    round trip to the broker, that set the alerter's rate. A quiet stream processes a record
+    after the linger at most. The events are
     acked only after `process` returned, i.e. after their outputs were acknowledged and their
     state changes applied; if it raises, none is acked and the batch is processed again after
     a restart. (`stream.take()` acks its buffer even when the consumer raises, and its
@@ -762,10 +785,17 @@ async def for_each_batch(
     pace = _injected_pace()
     if pace:
         max_size = 1
+    linger = batch_linger(getattr(stream, "app", None))
+    loop = asyncio.get_running_loop()
     done = 0
     batch: list[Any] = []
+    started = 0.0
     async for event in manual.events():
+        if not batch:
+            started = loop.time()
         batch.append(event)
+        if linger > 0 and len(batch) < max_size and queue is not None and queue.empty():
+            await _linger(queue, min(loop.time() + linger, started + LINGER_CAP_S))
         if len(batch) >= max_size or queue is None or queue.empty():
             await _process_with_retries(process, batch)
             if ledger is not None:
