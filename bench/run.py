@@ -511,6 +511,7 @@ def wait_consumed(
     was consumed then), and when input and output finished (wall times)."""
     deadline = time.monotonic() + timeout
     first: tuple[float, float] | None = None
+    idle_at: float | None = None
     in_done_at: float | None = None
     last_out = -1.0
     out_changed_at = time.time()
@@ -527,9 +528,15 @@ def wait_consumed(
             time.sleep(0.25)
             continue
         # The clock starts when the service has its partitions (health ok) or is first seen
-        # consuming, whichever comes first: start-up is not part of the service's rate.
-        if first is None and (consumed > 0 or ops_health(settings, service) == "ok"):
+        # consuming, whichever comes first: start-up is not part of the service's rate. A
+        # service first seen having consumed already started after the last poll that saw it
+        # idle (at most 0.1 s before): the clock starts there, with nothing consumed.
+        if first is None and consumed > 0 and idle_at is not None:
+            first = (idle_at, 0.0)
+        elif first is None and (consumed > 0 or ops_health(settings, service) == "ok"):
             first = (now, consumed)
+        elif first is None:
+            idle_at = now
         if produced != last_out:
             last_out, out_changed_at = produced, now
         if in_done_at is None and consumed >= expected:
