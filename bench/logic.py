@@ -34,6 +34,20 @@ ROUTER_BATCH = BATCH_MAX
 Records = list[tuple[bytes | None, bytes]]
 
 
+class _CountingTable(dict[str, Any]):
+    """An in-memory table that counts its writes (each one a changelog record in a service)."""
+
+    writes = 0
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self.writes += 1
+        super().__setitem__(key, value)
+
+    def pop(self, key: str, default: Any = None) -> Any:
+        self.writes += 1
+        return super().pop(key, default)
+
+
 class _Topic:
     """Stands for an internal topic (bundles only need its name)."""
 
@@ -89,8 +103,11 @@ def tracker_logic(data: dict[str, Records], window_days: int) -> dict[str, Any]:
     from newsmon.tracker.series import SeriesTracker, route_observations
     from newsmon.tracker.tone import ToneTracker, route_events
 
+    tables: list[_CountingTable] = []
+
     def staged() -> StagedStore:
-        return StagedStore(CachedTable({}, 2000))
+        tables.append(_CountingTable())
+        return StagedStore(CachedTable(tables[-1], 2000))
 
     series_store, series_seen = staged(), staged()
     actors_store, actors_seen = staged(), staged()
@@ -132,6 +149,7 @@ def tracker_logic(data: dict[str, Records], window_days: int) -> dict[str, Any]:
         "observations": observations,
         "items": items,
         "outputs": produced,
+        "table_writes": sum(t.writes for t in tables),
         "seconds": {k: round(v, 3) for k, v in seconds.items()},
         "observations_per_s": round(observations / total, 1) if total else None,
     }

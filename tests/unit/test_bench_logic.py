@@ -76,6 +76,7 @@ def test_tracker_logic_counts_what_the_service_would_do() -> None:
     # 80 series updates, 41 first sightings and salience records, tone records
     assert out["outputs"] >= 80 + 41
     assert out["observations_per_s"] > 0
+    assert 0 < out["table_writes"] < 4 * (80 + 80 + 40)
     assert gc.get_threshold() == threshold  # the collector is restored
 
 
