@@ -19,7 +19,8 @@ from typing import Any
 
 from newsmon.core import serde
 from newsmon.core.bundles import BUNDLES_PER_BATCH, bundles, unbundle
-from newsmon.core.faustapp import BATCH_MAX
+from newsmon.core.config import Settings
+from newsmon.core.faustapp import BATCH_MAX, tune_gc
 from newsmon.core.models import (
     ActorRecordAdapter,
     Alert,
@@ -59,9 +60,7 @@ class _Topic:
 def _service_gc() -> Iterator[None]:
     """The collector as `core.faustapp.tune_gc` sets it in the services, restored after."""
     before = gc.get_threshold()
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(50_000, max(before[1], 20), max(before[2], 20))
+    tune_gc(Settings().gc_threshold)
     try:
         yield
     finally:

@@ -470,7 +470,9 @@ class SeriesTracker:
         if state is None or point is None:
             return None
         as_of = report["as_of"]
-        if as_of not in state["point_dates"]:
+        dates = state["point_dates"]
+        i = bisect.bisect_left(dates, as_of)
+        if i == len(dates) or dates[i] != as_of:
             return None  # the date fell off the MAX_DATES cap at once
         dkey = date_key(sid, as_of)
         self._remember(dkey, self.store[dkey], point)
