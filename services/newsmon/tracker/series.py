@@ -268,12 +268,14 @@ def date_figures(store: MutableMapping[str, Any], sid: str, as_of: str) -> dict[
     return {v: store[figure_key(sid, as_of, v)] for v in index}
 
 
-def _date_point(store: MutableMapping[str, Any], sid: str, as_of: str) -> dict[str, Any]:
-    """A date's point (JSON), chosen from its figures."""
-    index = _entry(store.get(date_key(sid, as_of)))["figures"]
+def _chosen_point(
+    store: MutableMapping[str, Any], sid: str, as_of: str, index: dict[str, list[Any]]
+) -> SeriesPoint:
+    """A date's point: its chosen figure (`_choose` over the date's `index`), the others'
+    values as alternatives."""
     chosen = _choose(index)
     others = sorted(index[v][3] for v in index if v != chosen)
-    return _point(as_of, store[figure_key(sid, as_of, chosen)], others).model_dump(mode="json")
+    return _point(as_of, store[figure_key(sid, as_of, chosen)], others)
 
 
 def add_report(
@@ -312,12 +314,7 @@ def add_report(
     figure = _merge(store.get(fkey) if vkey in index else None, report)
     store[fkey] = figure
     index[vkey] = _summary(figure)
-    chosen = _choose(index)
-    point = _point(
-        as_of,
-        figure if chosen == vkey else store[figure_key(sid, as_of, chosen)],
-        sorted(index[v][3] for v in index if v != chosen),
-    )
+    point = _chosen_point(store, sid, as_of, index)
     store[dkey] = {"figures": index, "point": point.model_dump(mode="json")}
     dates = state["point_dates"]
     i = bisect.bisect_left(dates, as_of)
@@ -354,7 +351,8 @@ def _upgrade(store: MutableMapping[str, Any], sid: str, old: SeriesState) -> Ser
         dates = sorted(old.get("points", {}))
     for as_of in dates:
         index = _entry(store.get(date_key(sid, as_of)))["figures"]
-        store[date_key(sid, as_of)] = {"figures": index, "point": _date_point(store, sid, as_of)}
+        point = _chosen_point(store, sid, as_of, index).model_dump(mode="json")
+        store[date_key(sid, as_of)] = {"figures": index, "point": point}
     state = {**meta, "point_dates": dates}
     store[sid] = state
     return state
