@@ -24,7 +24,7 @@ from faust.sensors.prometheus import FaustMetrics, PrometheusMonitor
 from faust.web import Request, Response, View
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 
-from newsmon.core import logs, topics, watchdog
+from newsmon.core import faustconsumer, logs, topics, watchdog
 from newsmon.core.config import Settings
 from newsmon.core.kafka import client_kwargs, ssl_context
 from newsmon.core.metrics import (
@@ -390,6 +390,7 @@ def make_app(service: str, settings: Settings, **overrides: Any) -> faust.App:
     app = faust.App(f"{settings.topic_prefix}newsmon-{service}", **conf)
     app.monitor = LeanPrometheusMonitor(metrics=_faust_metrics())
     app._newsmon_batch_linger = settings.batch_linger_ms / 1000.0  # type: ignore[attr-defined]
+    faustconsumer.install(app)
     if settings.commit_guard:
         _install_commit_guard()
         app._newsmon_changelogs = ChangelogWatch()  # type: ignore[attr-defined]
