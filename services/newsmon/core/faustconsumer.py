@@ -43,6 +43,14 @@ def install(app: Any) -> None:
     Consumer._drain_messages = drain_messages  # type: ignore[method-assign]
 
 
+def _buffered(app: Any, buffer: Any) -> int:
+    """Records waiting in the producer buffer (`buffer.size` reads a setting at each call)."""
+    threaded: bool | None = getattr(app, "_newsmon_producer_threaded", None)
+    if threaded is None:
+        threaded = app._newsmon_producer_threaded = bool(app.conf.producer_threaded)
+    return int(buffer.size if threaded else buffer.pending.qsize())
+
+
 def delivery_cannot_block(consumer: Any, tp: Any) -> bool:
     """True when handing a record of `tp` to its streams completes without waiting.
 
@@ -54,7 +62,7 @@ def delivery_cannot_block(consumer: Any, tp: Any) -> bool:
     if consumer.suspend_flow.is_set() or not app.flow_control.is_active():
         return False
     buffer = app.producer.buffer
-    if buffer.size > buffer.max_messages:
+    if _buffered(app, buffer) > buffer.max_messages:
         return False
     conductor = app.topics
     if conductor._tp_to_callback_lock.locked():

@@ -65,6 +65,8 @@ STATE_SAMPLE_S = 30.0
 #: tone states.
 SERIES_CACHED = 2000
 STATES_CACHED = 2000
+#: Ingest-to-output latency of the tracker's records (its labelled child, looked up once).
+_LATENCY = PIPELINE_LATENCY.labels(stage="tracker")
 
 
 class TrackerService:
@@ -175,9 +177,13 @@ class TrackerService:
         route: Callable[[Any], list[tuple[str, dict[str, Any]]]],
         out: Any,
     ) -> Callable[[Any], Awaitable[None]]:
+        records_in = RECORDS_IN.labels(topic=spec.name)
+        event_lag = m.EVENT_TIME_LAG.labels(input=spec.name)
+        processing_lag = m.PROCESSING_LAG.labels(input=spec.name)
+
         def routed(key: Any, value: bytes) -> tuple[list[tuple[str, Any]], list[Outgoing]]:
             """(items to re-key, dead letters) of one input record."""
-            RECORDS_IN.labels(topic=spec.name).inc()
+            records_in.inc()
             article_id = key.decode("utf-8", "replace") if isinstance(key, bytes) else key
             try:
                 rec: Any = model.model_validate_json(value)
@@ -186,12 +192,8 @@ class TrackerService:
                 return [], [dl]
             with bound_article(rec.article_id):
                 now = utcnow()
-                m.EVENT_TIME_LAG.labels(input=spec.name).observe(
-                    max(0.0, (now - rec.published_at).total_seconds())
-                )
-                m.PROCESSING_LAG.labels(input=spec.name).set(
-                    max(0.0, (now - rec.extracted_at).total_seconds())
-                )
+                event_lag.observe(max(0.0, (now - rec.published_at).total_seconds()))
+                processing_lag.set(max(0.0, (now - rec.extracted_at).total_seconds()))
                 return route(rec), []
 
         async def process(events: list[Any]) -> None:
@@ -289,8 +291,10 @@ class TrackerService:
         def publish(sid: str, update: MetricUpdate) -> Outgoing:
             return self.metrics_out, sid, serde.encode(update)
 
+        records_out = RECORDS_OUT.labels(topic=topics.METRICS.name)
+
         def published(sid: str, update: MetricUpdate) -> None:
-            RECORDS_OUT.labels(topic=topics.METRICS.name).inc()
+            records_out.inc()
             self._observe(update)
             m.export_series_value(sid, update.metric, update.unit, update.points[-1].value)
             log.debug(
@@ -314,8 +318,10 @@ class TrackerService:
         def publish(actor_id: str, rec: ActorSalience) -> Outgoing:
             return self.actors_out, actor_id, serde.encode(rec)
 
+        records_out = RECORDS_OUT.labels(topic=topics.ACTORS.name)
+
         def published(actor_id: str, rec: ActorSalience) -> None:
-            RECORDS_OUT.labels(topic=topics.ACTORS.name).inc()
+            records_out.inc()
             self._observe(rec)
             log.debug(
                 "actor_updated",
@@ -338,8 +344,10 @@ class TrackerService:
             # news.actors is keyed by actor id (topics.ACTORS.key_field), for tone records too.
             return self.actors_out, rec.actor.id, serde.encode(rec)
 
+        records_out = RECORDS_OUT.labels(topic=topics.ACTORS.name)
+
         def published(pair: str, rec: RelationTone) -> None:
-            RECORDS_OUT.labels(topic=topics.ACTORS.name).inc()
+            records_out.inc()
             self._observe(rec)
             m.export_relation_tone(rec.actor.name, rec.target.name, rec.goldstein_mean)
             log.debug("tone_updated", pair=pair, events=rec.events, mean=rec.goldstein_mean)
@@ -349,9 +357,7 @@ class TrackerService:
     @staticmethod
     def _observe(rec: MetricUpdate | ActorSalience | RelationTone) -> None:
         if rec.ingested_at is not None:
-            PIPELINE_LATENCY.labels(stage="tracker").observe(
-                max(0.0, (utcnow() - rec.ingested_at).total_seconds())
-            )
+            _LATENCY.observe(max(0.0, (utcnow() - rec.ingested_at).total_seconds()))
 
 
 def run(settings: Settings) -> None:

@@ -23,6 +23,13 @@ class _Queue:
         return self.is_full
 
 
+class _Pending:
+    n = 0
+
+    def qsize(self) -> int:
+        return self.n
+
+
 def _consumer(tp: str = "t0", batches: list[list[Any]] | None = None) -> Any:
     """A stand-in for Faust's consumer with what the loop and the check read."""
     flow = FlowControlEvent(initially_suspended=False)
@@ -34,7 +41,8 @@ def _consumer(tp: str = "t0", batches: list[list[Any]] | None = None) -> Any:
     )
     app = SimpleNamespace(
         flow_control=flow,
-        producer=SimpleNamespace(buffer=SimpleNamespace(size=0, max_messages=100)),
+        producer=SimpleNamespace(buffer=SimpleNamespace(pending=_Pending(), max_messages=100)),
+        conf=SimpleNamespace(producer_threaded=False),
         topics=conductor,
     )
     c = SimpleNamespace(app=app, suspend_flow=asyncio.Event(), chan=chan)
@@ -92,9 +100,9 @@ async def test_delivery_is_direct_only_when_nothing_can_make_it_wait() -> None:
     assert not faustconsumer.delivery_cannot_block(c, "t0")
     c.chan.queue.is_full = False
 
-    c.app.producer.buffer.size = 101
+    c.app.producer.buffer.pending.n = 101
     assert not faustconsumer.delivery_cannot_block(c, "t0")
-    c.app.producer.buffer.size = 0
+    c.app.producer.buffer.pending.n = 0
 
     c.app.flow_control.suspend()
     assert not faustconsumer.delivery_cannot_block(c, "t0")

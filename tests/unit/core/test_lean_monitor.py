@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
+from faust.types import TP
 from prometheus_client import REGISTRY
 
 from newsmon.core.faustapp import LeanPrometheusMonitor, _faust_metrics
@@ -36,3 +37,17 @@ def test_table_and_send_counters_count_every_call_with_their_labels() -> None:
     monitor.on_send_initiated(None, "lean-topic", None, 1, 1)
     assert _value(sent, topic="topic.lean-topic") == start + 2
     assert isinstance(state, float) and monitor.messages_sent >= 2
+
+
+def test_records_received_are_counted_per_topic_and_partition_offsets_kept() -> None:
+    monitor = LeanPrometheusMonitor(metrics=_faust_metrics())
+    tp = TP(topic="lean-in", partition=2)
+    per_topic = "newsmon_faust_messages_received_per_topic_total"
+    total = "newsmon_faust_messages_received_total"
+    start, start_total = _value(per_topic, topic="lean-in"), _value(total)
+    for offset in (7, 8, 9):
+        monitor.on_message_in(tp, offset, SimpleNamespace())
+    assert _value(per_topic, topic="lean-in") == start + 3
+    assert _value(total) == start_total + 3
+    offset_gauge = "newsmon_faust_messages_received_per_topics_partition"
+    assert _value(offset_gauge, topic="lean-in", partition="2") == 9
