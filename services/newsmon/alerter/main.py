@@ -25,13 +25,13 @@ from newsmon.alerter import metrics as m
 from newsmon.alerter.alerts import AlertGate, Evaluator
 from newsmon.alerter.rules import RulesError, RuleSet, load_rules
 from newsmon.core import serde, topics
+from newsmon.core.batchsend import send_all
 from newsmon.core.bundles import BUNDLES_PER_BATCH, bundles, unbundle
 from newsmon.core.config import Settings
 from newsmon.core.dlq import dead_letter
 from newsmon.core.faustapp import (
     Emit,
     Outgoing,
-    await_deliveries,
     cached_table,
     event_context,
     faust_topic,
@@ -142,8 +142,7 @@ class AlerterService:
 
     async def _send_all(self, outgoing: list[Outgoing]) -> None:
         """Send every record of a batch, then wait for all their acknowledgements."""
-        deliveries = [await self.emit(topic, key, value) for topic, key, value in outgoing]
-        await await_deliveries(deliveries)
+        await send_all(self.app, self.emit, outgoing, batched=False)
 
     def _dead_letter(
         self, topic: str, reason: str, detail: str, payload: bytes, key: str | None

@@ -369,6 +369,12 @@ def _install_commit_guard() -> None:
     Consumer._commit_offsets = guarded_commit_offsets  # type: ignore[method-assign]
 
 
+#: Largest record batch (bytes) the services' producers build. Faust's default, 16 KiB, holds
+#: fewer than three `news.metrics` records; core/batchsend.py sends a stream batch's outputs
+#: for one partition as one record batch.
+PRODUCER_BATCH_BYTES = 1024 * 1024
+
+
 def make_app(service: str, settings: Settings, **overrides: Any) -> faust.App:
     """A Faust app for `service` with newsmon's conventions (group id, partitions, store, web)."""
     store = "rocksdb://" if settings.table_store == "rocksdb" else "memory://"
@@ -392,6 +398,8 @@ def make_app(service: str, settings: Settings, **overrides: Any) -> faust.App:
         "stream_buffer_maxsize": 1024,
         "table_standby_replicas": 0,
         "producer_max_request_size": 8 * 1024 * 1024,
+        # Record batches of a whole stream batch's outputs per partition (core/batchsend.py).
+        "producer_max_batch_size": PRODUCER_BATCH_BYTES,
         "consumer_max_fetch_size": 8 * 1024 * 1024,
         "stream_wait_empty": False,
     }

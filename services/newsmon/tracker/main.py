@@ -22,13 +22,13 @@ import faust
 from pydantic import BaseModel, ValidationError
 
 from newsmon.core import serde, topics
+from newsmon.core.batchsend import send_all
 from newsmon.core.bundles import BUNDLES_PER_BATCH, bundles, item_bytes, unbundle
 from newsmon.core.config import Settings
 from newsmon.core.dlq import dead_letter
 from newsmon.core.faustapp import (
     Emit,
     Outgoing,
-    await_deliveries,
     cached_table,
     event_context,
     faust_topic,
@@ -157,9 +157,9 @@ class TrackerService:
 
     # -- wiring -----------------------------------------------------------------------------
     async def _send_all(self, outgoing: list[Outgoing]) -> None:
-        """Send every record of a batch, then wait for all their acknowledgements."""
-        deliveries = [await self.emit(topic, key, value) for topic, key, value in outgoing]
-        await await_deliveries(deliveries)
+        """Send every record of a batch (one record batch per partition), then wait for all
+        their acknowledgements."""
+        await send_all(self.app, self.emit, outgoing)
 
     def _dead_letter(
         self, stage_topic: str, reason: str, detail: str, payload: bytes, article_id: str | None

@@ -1,0 +1,84 @@
+"""A batch's outputs sent as one Kafka record batch per topic partition.
+
+Faust's `topic.send` costs about 90 µs per record in the tracker (a future, sensors, Faust's
+message wrapper, aiokafka's own future and partitioner), and the tracker publishes 1.4
+records per observation. Here a stream batch's records are grouped by topic partition and
+each group goes to the broker as one aiokafka record batch (`create_batch` / `send_batch`):
+one future per partition instead of several per record. The partition is the one Kafka's
+default partitioner would give the key (`bundles.partition_of`, murmur2), or the one a
+`PartitionTarget` names, so records land exactly where `topic.send` put them; within a
+partition they keep their order.
+
+Records sent this way do not pass through Faust's producer sensors; the services count their
+outputs themselves (`newsmon_records_out_total`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from newsmon.core.bundles import partition_of
+from newsmon.core.faustapp import Emit, Outgoing, await_deliveries, send_started
+
+
+class RecordTooLarge(ValueError):
+    """A record larger than a whole record batch."""
+
+
+async def send_all(
+    app: Any, emit: Emit, outgoing: Sequence[Outgoing], batched: bool = True
+) -> None:
+    """Send every record of a stream batch, then wait for all their acknowledgements.
+
+    With `batched` and the services' own `send_started`, the records go as record batches
+    (`send_batched`). Otherwise `emit` is called per record: an `emit` put in its place (the
+    stream tests' capture, fault injection), or a service that sends a few records per batch
+    from several agents at once (the alerter), where a record batch waits for the one before
+    it on the same partition to leave, and Faust's per-record path, which appends to it, is
+    faster (measured: 4,000-5,100 against 5,750 alerter records/s).
+    """
+    if batched and emit is send_started:
+        await send_batched(app, outgoing)
+        return
+    deliveries = [await emit(topic, key, value) for topic, key, value in outgoing]
+    await await_deliveries(deliveries)
+
+
+async def send_batched(app: Any, outgoing: Sequence[Outgoing]) -> None:
+    """Send `outgoing` as one record batch per topic partition; wait for every batch's ack."""
+    if not outgoing:
+        return
+    producer = app.producer._ensure_producer()
+    counts: dict[str, int] = {}
+    groups: dict[tuple[str, int], list[tuple[bytes, bytes]]] = {}
+    for target, key, value in outgoing:
+        name = target.get_topic_name()
+        partition = getattr(target, "partition", None)
+        if partition is None:
+            if name not in counts:
+                counts[name] = await _partition_count(producer, name)
+            partition = partition_of(key, counts[name])
+        groups.setdefault((name, partition), []).append((key.encode("utf-8"), value))
+    deliveries = []
+    for (name, partition), records in groups.items():
+        batch = producer.create_batch()
+        for key_bytes, value in records:
+            if batch.append(key=key_bytes, value=value, timestamp=None) is None:
+                deliveries.append(await producer.send_batch(batch, name, partition=partition))
+                batch = producer.create_batch()
+                if batch.append(key=key_bytes, value=value, timestamp=None) is None:
+                    raise RecordTooLarge(
+                        f"a record of {len(value)} bytes for {name} does not fit in a batch"
+                    )
+        deliveries.append(await producer.send_batch(batch, name, partition=partition))
+    await await_deliveries(deliveries)
+
+
+async def _partition_count(producer: Any, topic: str) -> int:
+    """The topic's partition count from the producer's metadata (fetched if unknown)."""
+    await producer.client._wait_on_metadata(topic)
+    partitions = producer.client.cluster.partitions_for_topic(topic)
+    if not partitions:
+        raise RuntimeError(f"no partitions known for topic {topic}")
+    return len(partitions)

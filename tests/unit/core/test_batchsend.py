@@ -1,0 +1,118 @@
+"""Outputs sent as one record batch per topic partition (core/batchsend.py), with fakes."""
+
+from __future__ import annotations
+
+import asyncio
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from newsmon.core import batchsend
+from newsmon.core.bundles import PartitionTarget, partition_of
+from newsmon.core.faustapp import send_started
+
+
+class _Batch:
+    def __init__(self, room: int) -> None:
+        self.room = room
+        self.records: list[tuple[bytes, bytes]] = []
+
+    def append(self, *, key: bytes, value: bytes, timestamp: Any) -> Any:
+        if len(value) > self.room:
+            return None
+        self.room -= len(value)
+        self.records.append((key, value))
+        return object()
+
+
+class _Producer:
+    """aiokafka's producer as send_batched uses it: batches, send_batch, metadata."""
+
+    def __init__(self, room: int = 100, partitions: int = 6, fail: bool = False) -> None:
+        self.room = room
+        self.sent: list[tuple[str, int, list[tuple[bytes, bytes]]]] = []
+        self.fail = fail
+        cluster = SimpleNamespace(partitions_for_topic=lambda name: set(range(partitions)))
+
+        async def wait_on_metadata(name: str) -> None:
+            return None
+
+        self.client = SimpleNamespace(cluster=cluster, _wait_on_metadata=wait_on_metadata)
+
+    def create_batch(self) -> _Batch:
+        return _Batch(self.room)
+
+    async def send_batch(self, batch: _Batch, topic: str, *, partition: int) -> Any:
+        self.sent.append((topic, partition, batch.records))
+        fut = asyncio.get_running_loop().create_future()
+        if self.fail:
+            fut.set_exception(RuntimeError("broker said no"))
+        else:
+            fut.set_result(None)
+        return fut
+
+
+class _Topic:
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def get_topic_name(self) -> str:
+        return self.name
+
+
+def _app(producer: _Producer) -> Any:
+    return SimpleNamespace(producer=SimpleNamespace(_ensure_producer=lambda: producer))
+
+
+async def test_records_are_grouped_by_the_partition_kafka_would_choose_in_order() -> None:
+    producer = _Producer()
+    metrics, actors = _Topic("news.metrics"), _Topic("news.actors")
+    keys = [f"series-{i}" for i in range(20)]
+    outgoing = [(metrics, k, f"v{i}".encode()) for i, k in enumerate(keys)]
+    outgoing.append((actors, "actor-1", b"a"))
+    await batchsend.send_batched(_app(producer), outgoing)
+
+    got = {(t, p): recs for t, p, recs in producer.sent}
+    assert sum(len(r) for r in got.values()) == 21
+    for i, k in enumerate(keys):
+        assert (k.encode(), f"v{i}".encode()) in got[("news.metrics", partition_of(k, 6))]
+    for (_t, _p), recs in got.items():  # order kept within a partition
+        values = [v for _, v in recs]
+        assert values == sorted(values, key=lambda v: [o[2] for o in outgoing].index(v))
+    assert got[("news.actors", partition_of("actor-1", 6))] == [(b"actor-1", b"a")]
+
+
+async def test_a_named_partition_is_kept_and_a_full_batch_starts_another() -> None:
+    producer = _Producer(room=10)
+    target = PartitionTarget(_Topic("internal"), 4)
+    await batchsend.send_batched(_app(producer), [(target, "p4", b"x" * 6)] * 3)
+    assert [(t, p, len(r)) for t, p, r in producer.sent] == [("internal", 4, 1)] * 3
+
+    with pytest.raises(batchsend.RecordTooLarge, match="11 bytes for internal"):
+        await batchsend.send_batched(_app(producer), [(target, "p4", b"y" * 11)])
+
+
+async def test_a_failed_batch_fails_the_send_and_nothing_is_sent_for_no_records() -> None:
+    producer = _Producer(fail=True)
+    with pytest.raises(RuntimeError, match="broker said no"):
+        await batchsend.send_batched(_app(producer), [(_Topic("t"), "k", b"v")])
+    quiet = _Producer()
+    await batchsend.send_batched(_app(quiet), [])
+    assert quiet.sent == []
+
+
+async def test_a_replaced_emit_or_an_unbatched_service_sends_per_record() -> None:
+    producer = _Producer()
+    seen: list[tuple[str, bytes]] = []
+
+    async def capture(topic: Any, key: str, value: bytes) -> None:
+        seen.append((key, value))
+        return None
+
+    out = [(_Topic("t"), "k1", b"1"), (_Topic("t"), "k2", b"2")]
+    await batchsend.send_all(_app(producer), capture, out)
+    assert seen == [("k1", b"1"), ("k2", b"2")] and producer.sent == []
+
+    await batchsend.send_all(_app(producer), send_started, out)
+    assert sum(len(r) for _, _, r in producer.sent) == 2
