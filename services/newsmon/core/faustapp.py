@@ -57,8 +57,8 @@ class LeanPrometheusMonitor(PrometheusMonitor):
     keeps its own per-table counters for every table read and write, every record sent and
     every stream event; in the tracker that was about 6 % of its time. Here the children
     (records received per topic and partition, events per stream, table operations, records
-    sent per topic) are looked up once per label, and the per-table and per-topic counters that only
-    Faust's web stats view reads are not kept.
+    sent per topic) are looked up once per label, and the per-table and per-topic counters
+    that only Faust's web stats view reads are not kept for tables and sends.
     """
 
     def __init__(self, metrics: FaustMetrics, **kwargs: Any) -> None:
