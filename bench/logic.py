@@ -74,6 +74,7 @@ def _stage(
     route: Callable[[Any], list[tuple[str, Any]]],
     apply: Callable[[str, Any], Any],
     stores: list[StagedStore],
+    encode: Callable[[Any], bytes] = serde.encode,
 ) -> tuple[int, list[Any]]:
     """Route `values` in router batches, then apply their bundles in stateful batches."""
     items_done, outputs = 0, []
@@ -90,7 +91,7 @@ def _stage(
                     items_done += 1
                     result = apply(k, item)
                     if result is not None:
-                        outputs.append(serde.encode(result))
+                        outputs.append(encode(result))
             for store in stores:
                 store.commit()
     return items_done, outputs
@@ -120,14 +121,22 @@ def tracker_logic(data: dict[str, Records], window_days: int) -> dict[str, Any]:
             route_observations,
             series.apply,
             [series_store, series_seen],
+            series.encode,
         ),
         "entities": (
             ArticleEntities.model_validate_json,
             route_entities,
             actors.apply,
             [actors_store, actors_seen],
+            serde.encode,
         ),
-        "events": (ArticleEvents.model_validate_json, route_events, tone.apply, [tone_store]),
+        "events": (
+            ArticleEvents.model_validate_json,
+            route_events,
+            tone.apply,
+            [tone_store],
+            serde.encode,
+        ),
     }
     observations = sum(
         len(ArticleObservations.model_validate_json(v).observations)
@@ -137,10 +146,10 @@ def tracker_logic(data: dict[str, Records], window_days: int) -> dict[str, Any]:
     items: dict[str, int] = {}
     produced = 0
     with _service_gc():
-        for kind, (decode, route, apply, stores) in stages.items():
+        for kind, (decode, route, apply, stores, encode) in stages.items():
             values = [v for _, v in data.get(kind, [])]
             t = time.perf_counter()
-            items[kind], outputs = _stage(values, decode, route, apply, stores)
+            items[kind], outputs = _stage(values, decode, route, apply, stores, encode)
             seconds[kind] = time.perf_counter() - t
             produced += len(outputs)
     total = sum(seconds.values())

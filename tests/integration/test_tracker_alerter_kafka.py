@@ -325,6 +325,92 @@ def test_tracker_state_rebuilds_on_another_worker(
                     proc.kill()
 
 
+TRACKER_TABLES = ("series", "series-reports", "actors", "actor-articles", "tone")
+
+
+async def _changelogs(settings: Settings) -> dict[tuple[str, int], list[Any]]:
+    """Every record of the tracker's changelog topics, by (table, partition), in order."""
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+
+    from newsmon.core.kafka import client_kwargs
+
+    names = {f"{settings.topic_prefix}newsmon-tracker-{t}-changelog": t for t in TRACKER_TABLES}
+    consumer = AIOKafkaConsumer(**client_kwargs(settings), enable_auto_commit=False)
+    await consumer.start()
+    try:
+        tps = [TopicPartition(n, p) for n in names for p in range(topics.PARTITIONS)]
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        ends = await consumer.end_offsets(tps)
+        out: dict[tuple[str, int], list[Any]] = collections.defaultdict(list)
+        pending = {tp for tp in tps if ends[tp] > 0}
+        while pending:
+            batch = await consumer.getmany(timeout_ms=10_000)
+            assert batch, f"changelog partitions not read to their end: {pending}"
+            for tp, records in batch.items():
+                out[(names[tp.topic], tp.partition)].extend(records)
+                if records[-1].offset + 1 >= ends[tp]:
+                    pending.discard(tp)
+        return out
+    finally:
+        await consumer.stop()
+
+
+def test_tracker_changelogs_match_its_stores(contract_topics: Settings, tmp_path: Path) -> None:
+    """The tracker's table writes (applied in bulk, core/tablewrite.py) leave each table
+    partition's RocksDB store equal to the last value of every key in that partition of the
+    changelog, with the persisted offset at its last record, and every series key in the
+    partition its series id maps to."""
+    import rocksdict
+
+    from newsmon.core.bundles import partition_of
+
+    settings = contract_topics
+    state = tmp_path / "w1"
+    tracker = _spawn_tracker(settings, state, tmp_path / "w1.log")
+    try:
+        send(settings, seed_article())
+        send(settings, later_article("later-1", 16, 10, ("hakan-fidan", "Hakan Fidan")))
+        wait_for("the 16 Nov point", lambda: (u := latest_series(settings)) and len(u.points) == 3)
+    finally:
+        tracker.terminate()
+        tracker.wait(timeout=60)
+    changelogs = asyncio.run(_changelogs(settings))
+    assert {t for t, _ in changelogs} == set(TRACKER_TABLES)
+    offset_key = b"__faust\0offset__"
+    for (table, partition), records in changelogs.items():
+        expected: dict[bytes, bytes] = {}
+        for r in records:
+            if r.value is None:
+                expected.pop(r.key, None)
+            else:
+                expected[r.key] = r.value
+        [path] = state.glob(f"**/tables/{table}-{partition}.db")
+        db = rocksdict.Rdict(
+            str(path),
+            options=rocksdict.Options(raw_mode=True),
+            access_type=rocksdict.AccessType.read_only(),
+        )
+        try:
+            stored = {k: v for k, v in db.items() if k != offset_key}
+            persisted = db.get(offset_key)
+        finally:
+            db.close()
+        assert stored == expected, f"{table}-{partition}: store and changelog differ"
+        assert persisted == str(records[-1].offset).encode(), f"{table}-{partition}"
+        if table == "series":
+            for key in expected:
+                sid = json.loads(key).split("|")[0]
+                assert partition_of(sid) == partition, key
+    series = {
+        json.loads(k)
+        for (t, _), rs in changelogs.items()
+        if t == "series"
+        for k in (r.key for r in rs)
+    }
+    assert SID in series and f"{SID}|2023-11-16" in series
+
+
 def test_real_seed_extraction_gives_the_issue_alerts(stack: StackUnderTest) -> None:
     """The extractor's real output for the seed gives the aid-truck drop, Turkey→Israel 161 and
     new-actor alerts, each once, and a second replay adds none."""

@@ -53,6 +53,7 @@ from newsmon.core.models import (
     utcnow,
 )
 from newsmon.core.tables import StagedStore
+from newsmon.core.tablewrite import commit_staged
 
 log = get_logger(__name__)
 
@@ -259,8 +260,7 @@ class AlerterService:
             for store in self.staged:
                 store.rollback()
             raise
-        for store in self.staged:
-            store.commit(event_context)
+        await commit_staged(self.app, self.staged)
         for alert, body in admitted:
             RECORDS_OUT.labels(topic=topics.ALERTS.name).inc()
             m.ALERTS.labels(kind=alert.kind, severity=alert.severity, status=alert.status).inc()

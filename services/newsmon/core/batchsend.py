@@ -51,7 +51,7 @@ async def send_batched(app: Any, outgoing: Sequence[Outgoing]) -> None:
         return
     producer = app.producer._ensure_producer()
     counts: dict[str, int] = {}
-    groups: dict[tuple[str, int], list[tuple[bytes, bytes]]] = {}
+    groups: dict[tuple[str, int], list[tuple[bytes, bytes | None]]] = {}
     for target, key, value in outgoing:
         name = target.get_topic_name()
         partition = getattr(target, "partition", None)
@@ -60,19 +60,41 @@ async def send_batched(app: Any, outgoing: Sequence[Outgoing]) -> None:
                 counts[name] = await _partition_count(producer, name)
             partition = partition_of(key, counts[name])
         groups.setdefault((name, partition), []).append((key.encode("utf-8"), value))
-    deliveries = []
+    await send_groups(producer, groups)
+
+
+async def send_groups(
+    producer: Any, groups: dict[tuple[str, int], list[tuple[bytes, bytes | None]]]
+) -> dict[tuple[str, int], int]:
+    """Send each (topic, partition)'s (key, value) records, in order, as record batches; wait
+    for every batch's ack. The offset of each partition's last record is returned.
+
+    A None value is a tombstone (a deleted key in a changelog).
+    """
+    sent: list[tuple[tuple[str, int], int, Any]] = []
     for (name, partition), records in groups.items():
-        batch = producer.create_batch()
+        batch, count = producer.create_batch(), 0
         for key_bytes, value in records:
             if batch.append(key=key_bytes, value=value, timestamp=None) is None:
-                deliveries.append(await producer.send_batch(batch, name, partition=partition))
-                batch = producer.create_batch()
+                delivery = await producer.send_batch(batch, name, partition=partition)
+                sent.append(((name, partition), count, delivery))
+                batch, count = producer.create_batch(), 0
                 if batch.append(key=key_bytes, value=value, timestamp=None) is None:
+                    size = len(value or b"")
                     raise RecordTooLarge(
-                        f"a record of {len(value)} bytes for {name} does not fit in a batch"
+                        f"a record of {size} bytes for {name} does not fit in a batch"
                     )
-        deliveries.append(await producer.send_batch(batch, name, partition=partition))
-    await await_deliveries(deliveries)
+            count += 1
+        sent.append(
+            ((name, partition), count, await producer.send_batch(batch, name, partition=partition))
+        )
+    await await_deliveries([delivery for _, _, delivery in sent])
+    last: dict[tuple[str, int], int] = {}
+    for tp, count, delivery in sent:
+        # A batch's records have consecutive offsets from the batch's base offset.
+        offset = delivery.result().offset + count - 1
+        last[tp] = max(offset, last.get(tp, -1))
+    return last
 
 
 async def _partition_count(producer: Any, topic: str) -> int:

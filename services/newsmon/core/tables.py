@@ -19,7 +19,8 @@ from typing import Any
 
 import pydantic_core
 
-_DELETED = object()
+#: A key staged for deletion (the value `StagedStore.staged()` gives for it).
+DELETED = _DELETED = object()
 _ABSENT = object()
 
 #: Enters the context in which a record's writes are applied (its Faust event, in the services).
@@ -96,6 +97,11 @@ class StagedStore(MutableMapping[str, Any]):
             else:
                 self.pending[key] = value
                 self._owners[key] = owner
+
+    def staged(self) -> Iterator[tuple[str, Any, Any]]:
+        """(key, value or DELETED, owner) of every staged write, in the order first staged."""
+        for key, value in self.pending.items():
+            yield key, value, self._owners.get(key)
 
     def commit(self, scope: Scope | None = None) -> None:
         """Apply the staged writes; with `scope`, each inside `scope(owner)` of its record."""
@@ -184,6 +190,14 @@ class CachedTable(MutableMapping[str, Any]):
     def __delitem__(self, key: str) -> None:
         self._cache.pop(key, None)
         del self.table[key]
+
+    def written(self, key: str, value: Any) -> None:
+        """`value` was written to the table under `key` by another path (core/tablewrite.py)."""
+        self._remember(key, value)
+
+    def forget(self, key: str) -> None:
+        """`key` was deleted from the table by another path (core/tablewrite.py)."""
+        self._remember(key, None)
 
     def pop(self, key: str, default: Any = None) -> Any:
         self._cache.pop(key, None)

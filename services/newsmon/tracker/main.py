@@ -51,6 +51,7 @@ from newsmon.core.models import (
     utcnow,
 )
 from newsmon.core.tables import StagedStore
+from newsmon.core.tablewrite import commit_staged
 from newsmon.tracker import metrics as m
 from newsmon.tracker.actors import ActorRegistry, route_entities
 from newsmon.tracker.series import SeriesTracker, route_observations
@@ -275,8 +276,7 @@ class TrackerService:
                 for store in stores:
                     store.rollback()
                 raise
-            for store in stores:
-                store.commit(event_context)
+            await commit_staged(self.app, stores)
             for k, result in results:
                 published(k, result)
 
@@ -289,7 +289,7 @@ class TrackerService:
     # -- stateful agents --------------------------------------------------------------------
     def _series_agent(self) -> Callable[[Any], Awaitable[None]]:
         def publish(sid: str, update: MetricUpdate) -> Outgoing:
-            return self.metrics_out, sid, serde.encode(update)
+            return self.metrics_out, sid, self.series.encode(update)
 
         records_out = RECORDS_OUT.labels(topic=topics.METRICS.name)
 

@@ -406,6 +406,10 @@ def metric_update(
     )
 
 
+_POINT_JSON = SeriesPoint.__pydantic_serializer__
+_UPDATE_JSON = MetricUpdate.__pydantic_serializer__
+
+
 def window_dates(dates: list[str], as_of: str, days: int) -> tuple[list[str], int]:
     """The dates a record of a change at `as_of` carries, and the index of `as_of` in them:
     those within `days` of it, at least its neighbours, and the series' latest date."""
@@ -438,6 +442,8 @@ class SeriesTracker:
         # only the points of its window that changed since. Only a cache: used when the
         # stored entry is that very object, so a rolled-back write is never seen.
         self._points: OrderedDict[str, tuple[Any, SeriesPoint]] = OrderedDict()
+        # The JSON of the points recent updates carried, by the point object's id.
+        self._point_json: OrderedDict[int, tuple[SeriesPoint, bytes]] = OrderedDict()
 
     def _stored_point(self, sid: str, as_of: str) -> SeriesPoint:
         dkey = date_key(sid, as_of)
@@ -455,6 +461,34 @@ class SeriesTracker:
         self._points.move_to_end(dkey)
         if len(self._points) > POINTS_CACHED:
             self._points.popitem(last=False)
+
+    def encode(self, update: MetricUpdate) -> bytes:
+        """`update` as JSON, the same bytes as `serde.encode(update)`.
+
+        A record carries its series' points around the changed date (8 in the median, about
+        5 KiB of evidence in all) and only one of them changed: encoding every point again
+        was a quarter of the tracker's time. The JSON of the (immutable) point objects is
+        cached; the rest of the record is encoded with no points and the points' JSON put
+        in their place.
+        """
+        parts: list[bytes] = []
+        for p in update.points:
+            cached = self._point_json.get(id(p))
+            if cached is not None and cached[0] is p:
+                self._point_json.move_to_end(id(p))
+                parts.append(cached[1])
+                continue
+            data = _POINT_JSON.to_json(p)
+            # The entry holds the point itself, so its id is not reused while it is cached.
+            self._point_json[id(p)] = (p, data)
+            if len(self._point_json) > POINTS_CACHED:
+                self._point_json.popitem(last=False)
+            parts.append(data)
+        head = _UPDATE_JSON.to_json(update.model_copy(update={"points": []}))
+        whole = b'"points":[' + b",".join(parts) + b"]"
+        # `"points":[]` occurs once: quotes inside JSON strings are escaped, and no model
+        # nested in a record has a field of that name.
+        return head.replace(b'"points":[]', whole, 1)
 
     def window(self, sid: str, state: SeriesState, as_of: str) -> tuple[list[SeriesPoint], int]:
         """The points a record of a change at `as_of` carries (`window_dates`), and the

@@ -16,12 +16,13 @@ from newsmon.core.faustapp import send_started
 class _Batch:
     def __init__(self, room: int) -> None:
         self.room = room
-        self.records: list[tuple[bytes, bytes]] = []
+        self.records: list[tuple[bytes, bytes | None]] = []
 
-    def append(self, *, key: bytes, value: bytes, timestamp: Any) -> Any:
-        if len(value) > self.room:
+    def append(self, *, key: bytes, value: bytes | None, timestamp: Any) -> Any:
+        size = 1 if value is None else len(value)  # a tombstone still takes room
+        if size > self.room:
             return None
-        self.room -= len(value)
+        self.room -= size
         self.records.append((key, value))
         return object()
 
@@ -48,8 +49,10 @@ class _Producer:
         fut = asyncio.get_running_loop().create_future()
         if self.fail:
             fut.set_exception(RuntimeError("broker said no"))
-        else:
-            fut.set_result(None)
+        else:  # the batch's metadata: the offset of its first record in its partition
+            before = self.sent[:-1]
+            base = sum(len(r) for t, p, r in before if (t, p) == (topic, partition))
+            fut.set_result(SimpleNamespace(offset=base))
         return fut
 
 
@@ -116,3 +119,18 @@ async def test_a_replaced_emit_or_an_unbatched_service_sends_per_record() -> Non
 
     await batchsend.send_all(_app(producer), send_started, out)
     assert sum(len(r) for _, _, r in producer.sent) == 2
+
+
+async def test_send_groups_gives_each_partitions_last_offset_across_split_batches() -> None:
+    """Tombstones (None) are sent as such; a partition split over batches counts them all."""
+    producer = _Producer(room=2)
+    last = await batchsend.send_groups(
+        producer,
+        {
+            ("log", 0): [(b"a", b"1"), (b"b", None), (b"c", b"3"), (b"d", b"4"), (b"e", b"5")],
+            ("log", 1): [(b"x", b"1")],
+        },
+    )
+    assert last == {("log", 0): 4, ("log", 1): 0}
+    assert [(p, len(r)) for _, p, r in producer.sent] == [(0, 2), (0, 2), (0, 1), (1, 1)]
+    assert producer.sent[0][2][1] == (b"b", None)

@@ -171,6 +171,41 @@ def test_updates_rebuild_only_their_date_and_match_a_full_rebuild(d: Any) -> Non
             store.commit()
 
 
+def test_an_updates_json_with_cached_points_is_the_models_own_json(d: Any) -> None:
+    """`encode` (points' JSON cached) gives exactly `serde.encode`'s bytes, also for points
+    rebuilt after a rollback, and for evidence that quotes `"points":[]`."""
+    import random
+
+    from newsmon.core import serde
+    from newsmon.core.tables import StagedStore
+
+    rng = random.Random(11)
+    store = StagedStore({})
+    tracker = SeriesTracker(store)
+    checked = 0
+    for i in range(150):
+        obs = observation(rng.choice([10, 20, 30, 45]), d(rng.randint(1, 28)))
+        if i % 7 == 0:
+            obs = obs.model_copy(
+                update={"evidence": obs.evidence.model_copy(update={"text": 'a "points":[] quote'})}
+            )
+        rec = article_observations(
+            f"a{rng.randint(0, 40)}",
+            obs,
+            source=rng.choice(["guardian", "bbc", "reuters"]),
+            published=PUBLISHED + dt.timedelta(hours=rng.randint(0, 100)),
+        )
+        for update in tracker.process(rec):
+            assert tracker.encode(update) == serde.encode(update)
+            checked += 1
+        if i % 10 == 9:
+            store.rollback()
+        elif i % 4 == 0:
+            store.commit()
+    assert checked > 100
+    assert len(tracker._point_json) > 0
+
+
 def test_state_grows_with_dates_and_figures_not_with_reports(d: Any) -> None:
     """A figure reported by many articles keeps exact counts and a few ids and sentences."""
     import json

@@ -1,0 +1,190 @@
+"""Staged table writes applied in bulk (core/tablewrite.py), against stand-ins for Faust's
+RocksDB store and aiokafka's producer; the real broker and store are in
+tests/integration/test_tracker_alerter_kafka.py (`test_tracker_changelogs_match_its_stores`)."""
+
+from __future__ import annotations
+
+import asyncio
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from faust.stores.rocksdb import Store as RocksStore
+
+from newsmon.core.tables import CachedTable, StagedStore, decode_value
+from newsmon.core.tablewrite import bulk_capable, commit_staged
+
+
+class FakeDB:
+    def __init__(self) -> None:
+        self.data: dict[bytes, bytes] = {}
+
+    def put(self, key: bytes, value: bytes) -> None:
+        self.data[key] = value
+
+
+class FakeStore(RocksStore):
+    """A RocksDB store's interface over dicts (no database, no app)."""
+
+    def __init__(self) -> None:  # Faust's constructor needs an app and a table
+        self.dbs: dict[int, FakeDB] = {}
+        self._key_index: dict[bytes, int] = {}
+        self.persisted: dict[Any, int] = {}
+
+    def _encode_key(self, key: Any) -> bytes:
+        return f'"{key}"'.encode()
+
+    def _db_for_partition(self, partition: int) -> Any:
+        return self.dbs.setdefault(partition, FakeDB())
+
+    def _del(self, key: bytes) -> None:
+        for db in self.dbs.values():
+            db.data.pop(key, None)
+
+    def set_persisted_offset(self, tp: Any, offset: int) -> None:
+        self.persisted[tp] = offset
+
+
+class FakeTable(dict[str, bytes]):
+    def __init__(self, name: str) -> None:
+        super().__init__()
+        self.data = FakeStore()
+        self.changelog_topic = SimpleNamespace(get_topic_name=lambda: f"{name}-changelog")
+        self.verified: set[str] = set()
+
+    def _verify_source_topic_partitions(self, topic: str) -> None:
+        self.verified.add(topic)
+
+
+class FakeProducer:
+    """Record batches whose acknowledgements the test releases."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, int, list[tuple[bytes, bytes | None]]]] = []
+        self.acks: list[asyncio.Future[Any]] = []
+        self.offsets: dict[tuple[str, int], int] = {}
+
+    def create_batch(self) -> Any:
+        records: list[tuple[bytes, bytes | None]] = []
+
+        def append(*, key: bytes, value: bytes | None, timestamp: Any) -> Any:
+            records.append((key, value))
+            return object()
+
+        return SimpleNamespace(append=append, records=records)
+
+    async def send_batch(self, batch: Any, name: str, partition: int) -> Any:
+        base = self.offsets.get((name, partition), 0)
+        self.offsets[(name, partition)] = base + len(batch.records)
+        self.sent.append((name, partition, batch.records))
+        ack: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self.acks.append(ack)
+        ack.set_result(SimpleNamespace(offset=base)) if self.auto else None
+        return ack
+
+    auto = True
+
+
+def owner(topic: str, partition: int) -> Any:
+    return SimpleNamespace(message=SimpleNamespace(topic=topic, partition=partition))
+
+
+def staged(name: str) -> tuple[StagedStore, FakeTable]:
+    table = FakeTable(name)
+    return StagedStore(CachedTable(table)), table
+
+
+def app_with(producer: FakeProducer) -> Any:
+    return SimpleNamespace(producer=SimpleNamespace(_ensure_producer=lambda: producer), sensors=[])
+
+
+async def test_writes_go_to_the_changelog_partition_of_their_record_then_the_store() -> None:
+    store, table = staged("series")
+    other, _ = staged("seen")
+    producer = FakeProducer()
+    store.owner = owner("by-series", 2)
+    store["a"] = {"v": 1}
+    store["b"] = {"v": 2}
+    other.owner = owner("by-series", 2)
+    other["a#p2"] = True
+    store.owner = owner("by-series", 0)
+    store["c"] = {"v": 3}
+    store["a"] = {"v": 4}  # a key's last value is written, where its last record puts it
+    assert await commit_staged(app_with(producer), [store, other]) == 4
+    sent = {(name, p): records for name, p, records in producer.sent}
+    assert sent == {
+        ("series-changelog", 2): [(b'"b"', b'{"v":2}')],
+        ("series-changelog", 0): [(b'"a"', b'{"v":4}'), (b'"c"', b'{"v":3}')],
+        ("seen-changelog", 2): [(b'"a#p2"', b"true")],
+    }
+    assert table.data.dbs[2].data == {b'"b"': b'{"v":2}'}
+    assert table.data.dbs[0].data == {b'"a"': b'{"v":4}', b'"c"': b'{"v":3}'}
+    assert table.data._key_index == {b'"a"': 0, b'"b"': 2, b'"c"': 0}
+    # One persisted offset per partition: its last changelog record's.
+    assert {(tp.topic, tp.partition): o for tp, o in table.data.persisted.items()} == {
+        ("series-changelog", 2): 0,
+        ("series-changelog", 0): 1,
+    }
+    assert table.verified == {"by-series"}
+    assert store.pending == {} and other.pending == {}
+    # Reads see the written values without decoding them again.
+    assert store["a"] == {"v": 4} and store.table.misses == 0
+
+
+async def test_the_store_is_written_only_after_the_changelog_is_acknowledged() -> None:
+    store, table = staged("series")
+    producer = FakeProducer()
+    producer.auto = False
+    store.owner = owner("by-series", 1)
+    store["k"] = [1]
+    task = asyncio.ensure_future(commit_staged(app_with(producer), [store]))
+    await asyncio.sleep(0.01)
+    assert producer.sent and not task.done()
+    assert not table.data.dbs and not table.data.persisted
+    producer.acks[0].set_result(SimpleNamespace(offset=41))
+    assert await task == 1
+    assert table.data.dbs[1].data == {b'"k"': b"[1]"}
+    assert list(table.data.persisted.values()) == [41]
+
+
+async def test_a_failed_changelog_send_writes_nothing() -> None:
+    store, table = staged("series")
+    producer = FakeProducer()
+    producer.auto = False
+    store.owner = owner("by-series", 1)
+    store["k"] = [1]
+    task = asyncio.ensure_future(commit_staged(app_with(producer), [store]))
+    await asyncio.sleep(0.01)
+    producer.acks[0].set_exception(RuntimeError("broker gone"))
+    with pytest.raises(RuntimeError, match="broker gone"):
+        await task
+    assert not table.data.dbs and not table.data.persisted
+    assert store.pending == {"k": [1]}  # the batch is retried or the agent restarts
+
+
+async def test_a_deletion_is_a_tombstone_and_leaves_the_store() -> None:
+    store, table = staged("series")
+    table.data._db_for_partition(3).put(b'"old"', b"1")
+    table["old"] = b"1"
+    producer = FakeProducer()
+    store.owner = owner("by-series", 3)
+    del store["old"]
+    assert await commit_staged(app_with(producer), [store]) == 1
+    assert producer.sent == [("series-changelog", 3, [(b'"old"', None)])]
+    assert table.data.dbs[3].data == {}
+    assert "old" not in store
+
+
+async def test_stores_that_cannot_take_the_bulk_path_are_written_key_by_key() -> None:
+    """A plain mapping (the stream tests' memory tables), or a write with no record."""
+    plain = StagedStore(CachedTable({}))
+    plain["k"] = {"v": 1}
+    assert not bulk_capable(plain)
+    assert await commit_staged(app_with(FakeProducer()), [plain]) == 0
+    assert decode_value(plain.table.table["k"]) == {"v": 1}
+
+    store, table = staged("series")
+    assert bulk_capable(store)
+    store["k"] = {"v": 2}  # no owner: Faust's own assignment, in its current event
+    assert await commit_staged(app_with(FakeProducer()), [store]) == 0
+    assert decode_value(table["k"]) == {"v": 2}
