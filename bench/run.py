@@ -910,8 +910,8 @@ def replicate(
     return out
 
 
-#: Iterations of the machine-speed probe (about 0.2 s of one core on the reference machine).
-SPEED_PROBE_LOOPS = 2_000_000
+#: Iterations of the machine-speed probe (0.15 to 0.3 s of one core on the reference machine).
+SPEED_PROBE_LOOPS = 5_000_000
 
 
 def speed_probe() -> float:
@@ -926,7 +926,7 @@ def speed_probe() -> float:
 
 def fed_runs(
     runs: int,
-    once: Callable[[bool], tuple[dict[str, Any], Any]],
+    once: Callable[[int], tuple[dict[str, Any], Any]],
     service: str,
     unit: str,
 ) -> tuple[dict[str, Any], Any]:
@@ -936,7 +936,7 @@ def fed_runs(
     first_outs: Any = None
     for i in range(runs):
         probe = speed_probe()
-        stats, outs = once(i == 0)
+        stats, outs = once(i + 1)
         stats["speed_probe_s"] = probe
         results.append(stats)
         if i == 0:
@@ -958,13 +958,15 @@ def feed_service(
     records: dict[str, list[tuple[bytes | None, bytes]]],
     items: int,
     collect_outputs: Sequence[str] = (),
+    run: int = 1,
 ) -> tuple[dict[str, Any], dict[str, list[dict[str, Any]]]]:
-    """Start `service` alone on fresh topics, publish the records, time until consumed;
-    returns the figures and the decoded records of `collect_outputs` (output kinds)."""
+    """Start `service` alone on fresh topics and a fresh state folder (one per `run`), publish
+    the records, time until consumed; returns the figures and the decoded records of
+    `collect_outputs` (output kinds)."""
     from newsmon.ops import stack as ops
     from newsmon.ops.topics import ensure_topics
 
-    settings = stack.settings(f"feed-{service}")
+    settings = stack.settings(f"feed-{service}" if run == 1 else f"feed-{service}-{run}")
     asyncio.run(ensure_topics(settings))
     total = sum(len(v) for v in records.values())
 
@@ -1204,14 +1206,15 @@ def run_kafka_stages(
         inputs = {k: OUTPUTS[k][0] for k in kinds}
         all_items = sum(logic["items"].values())
 
-        def once(first: bool) -> tuple[dict[str, Any], Any]:
+        def once(run: int) -> tuple[dict[str, Any], Any]:
             stats, outs = feed_service(
                 stack,
                 "tracker",
                 inputs,
                 data,
                 per_copy * copies,
-                ("metrics", "actors") if first else (),
+                ("metrics", "actors") if run == 1 else (),
+                run=run,
             )
             # Every routed item (observations, actor sightings, events) in the same time.
             stats["items_per_s"] = round(
@@ -1238,7 +1241,7 @@ def run_kafka_stages(
         inputs = {"metrics": topics.METRICS, "actors": topics.ACTORS, "events": topics.EVENTS}
         stats = fed_runs(
             opts.fed_runs,
-            lambda _first: feed_service(stack, "alerter", inputs, data, per_copy * copies),
+            lambda run: feed_service(stack, "alerter", inputs, data, per_copy * copies, run=run),
             "alerter",
             "records/s",
         )[0]

@@ -131,7 +131,8 @@ async def test_writes_go_to_the_changelog_partition_of_their_record_then_the_sto
     assert store["a"] == {"v": 4} and store.table.misses == 0
 
 
-async def test_the_store_is_written_only_after_the_changelog_is_acknowledged() -> None:
+async def commit_held() -> tuple[StagedStore, FakeTable, FakeProducer, asyncio.Future[int]]:
+    """A one-write commit started, its changelog batch sent and not yet acknowledged."""
     store, table = staged("series")
     producer = FakeProducer()
     producer.auto = False
@@ -139,6 +140,11 @@ async def test_the_store_is_written_only_after_the_changelog_is_acknowledged() -
     store["k"] = [1]
     task = asyncio.ensure_future(commit_staged(app_with(producer), [store]))
     await asyncio.sleep(0.01)
+    return store, table, producer, task
+
+
+async def test_the_store_is_written_only_after_the_changelog_is_acknowledged() -> None:
+    _, table, producer, task = await commit_held()
     assert producer.sent and not task.done()
     assert not table.data.dbs and not table.data.persisted
     producer.acks[0].set_result(SimpleNamespace(offset=41))
@@ -148,13 +154,7 @@ async def test_the_store_is_written_only_after_the_changelog_is_acknowledged() -
 
 
 async def test_a_failed_changelog_send_writes_nothing() -> None:
-    store, table = staged("series")
-    producer = FakeProducer()
-    producer.auto = False
-    store.owner = owner("by-series", 1)
-    store["k"] = [1]
-    task = asyncio.ensure_future(commit_staged(app_with(producer), [store]))
-    await asyncio.sleep(0.01)
+    store, table, producer, task = await commit_held()
     producer.acks[0].set_exception(RuntimeError("broker gone"))
     with pytest.raises(RuntimeError, match="broker gone"):
         await task
