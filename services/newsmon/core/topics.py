@@ -44,6 +44,9 @@ class TopicSpec:
         return cfg
 
 
+#: How long every `news.metrics` record is kept before compaction may remove it.
+METRICS_COMPACTION_LAG_MS = 7 * 24 * 3600 * 1000
+
 ARTICLES_RAW = TopicSpec(
     "news.articles.raw",
     PARTITIONS,
@@ -96,6 +99,10 @@ METRICS = TopicSpec(
     "Series updates from the tracker; each record carries the points within "
     "metrics_window_days of the date it changed and the series' latest point; the records of "
     "a series merged in order give the whole series.",
+    # Compaction keeps a series' latest record only; without a lag the log cleaner could drop
+    # updates a lagging consumer (an alerter back after an outage) has not read yet, and their
+    # change alerts with them. Every update is kept for a week at least.
+    extra_config=(("min.compaction.lag.ms", str(METRICS_COMPACTION_LAG_MS)),),
 )
 ACTORS = TopicSpec(
     "news.actors",

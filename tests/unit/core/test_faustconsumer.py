@@ -152,4 +152,3 @@ def test_services_apps_use_it_and_other_apps_keep_fausts_loop(tmp_path: Any) -> 
     assert getattr(Consumer._drain_messages, "_newsmon", False)
     faustconsumer.install(app)  # a second install keeps the one wrapper
     assert getattr(Consumer._drain_messages, "_newsmon", False)
-

@@ -70,3 +70,10 @@ def test_asyncapi_describes_every_topic_with_its_key() -> None:
     assert set(addresses) == set(topics.TOPICS)
     raw = addresses["news.articles.raw"]
     assert raw["bindings"]["kafka"]["partitions"] == topics.PARTITIONS
+
+
+def test_series_updates_are_kept_a_week_before_compaction() -> None:
+    """A consumer up to a week behind reads every series update, not only each series' latest."""
+    cfg = topics.METRICS.config()
+    assert cfg["cleanup.policy"] == "compact"
+    assert int(cfg["min.compaction.lag.ms"]) == 7 * 24 * 3600 * 1000
