@@ -64,12 +64,15 @@ async def commit_staged(app: Any, stores: Sequence[StagedStore]) -> int:
             store.commit(event_context)
         return 0
     groups: dict[tuple[str, int], list[tuple[bytes, bytes | None]]] = {}
-    # (table, partition, key, key bytes, value bytes or None, value) in the order staged.
+    # (table, its cache, partition, key, key bytes, value bytes or None, value), in the order
+    # staged; and each changelog's table.
     writes: list[tuple[Any, CachedTable, int, str, bytes, bytes | None, Any]] = []
+    tables: dict[str, Any] = {}
     for store in stores:
         cached: Any = store.table
         table: Any = cached.table
         changelog = table.changelog_topic.get_topic_name()
+        tables[changelog] = table
         encode_key = table.data._encode_key
         for key, value, owner in store.staged():
             message = owner.message
@@ -99,10 +102,6 @@ async def commit_staged(app: Any, stores: Sequence[StagedStore]) -> int:
             cached.written(key, value)
             if monitor is not None:
                 monitor.on_table_set(table, key, None)
-    tables: dict[str, Any] = {}
-    for store in stores:
-        faust_table: Any = getattr(store.table, "table", None)
-        tables[faust_table.changelog_topic.get_topic_name()] = faust_table
     for (changelog, partition), offset in last_offsets.items():
         tables[changelog].data.set_persisted_offset(TP(changelog, partition), offset)
     for store in stores:
