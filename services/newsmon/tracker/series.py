@@ -467,9 +467,9 @@ class SeriesTracker:
 
         A record carries its series' points around the changed date (14 on average in the
         benchmark's feed, about 5.5 KiB with their evidence) and only one of them changed:
-        encoding every point again was a quarter of the tracker's logic in process. The JSON of the (immutable) point objects is
-        cached; the rest of the record is encoded with no points and the points' JSON put
-        in their place.
+        encoding every point again was a quarter of the tracker's logic in process. The JSON
+        of the (immutable) point objects is cached; the rest of the record is encoded with no
+        points and the points' JSON put in their place.
         """
         parts: list[bytes] = []
         for p in update.points:
