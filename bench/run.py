@@ -959,23 +959,16 @@ async def create_deletable(settings: Settings, specs: Sequence[topics.TopicSpec]
     for every record it published, then never ends (seen once: 4,229 of 18,130 records gone).
     The services read a topic the same way whatever its cleanup policy.
     """
-    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+    from aiokafka.admin import AIOKafkaAdminClient
 
     from newsmon.core.kafka import client_kwargs
+    from newsmon.ops.topics import new_topic
 
     admin = AIOKafkaAdminClient(**client_kwargs(settings))
     await admin.start()
     try:
         await admin.create_topics(
-            [
-                NewTopic(
-                    name=topics.topic_name(spec, settings.topic_prefix),
-                    num_partitions=spec.partitions,
-                    replication_factor=settings.replication_factor,
-                    topic_configs={**spec.config(), "cleanup.policy": "delete"},
-                )
-                for spec in specs
-            ]
+            [new_topic(spec, settings, **{"cleanup.policy": "delete"}) for spec in specs]
         )
     finally:
         await admin.close()

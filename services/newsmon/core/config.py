@@ -137,7 +137,7 @@ class Settings(BaseSettings):
     batch_linger_ms: float = Field(default=5.0, ge=0, le=1000)
     # Python's cyclic garbage collector in the stream services (core/faustapp.py tune_gc):
     # young-generation threshold; 0 keeps Python's defaults (700).
-    gc_threshold: int = Field(default=50_000, ge=0)
+    gc_threshold: int = Field(default=200_000, ge=0)
     # Stall watchdog (core/watchdog.py): records waiting on an input partition and none
     # finished for this long is a stall; 0 turns the watchdog off.
     stall_timeout_s: float = Field(default=120.0, ge=0)

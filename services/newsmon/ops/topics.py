@@ -22,6 +22,16 @@ class TopicState:
     problem: str | None = None
 
 
+def new_topic(spec: topics.TopicSpec, settings: Settings, **config: str) -> NewTopic:
+    """The admin request that creates `spec`'s topic; `config` overrides its topic configs."""
+    return NewTopic(
+        name=topics.topic_name(spec, settings.topic_prefix),
+        num_partitions=spec.partitions,
+        replication_factor=settings.replication_factor,
+        topic_configs={**spec.config(), **config},
+    )
+
+
 async def ensure_topics(settings: Settings, timeout_s: float = 30.0) -> list[TopicState]:
     """Create missing topics; report existing ones whose partition count differs."""
     admin = AIOKafkaAdminClient(**client_kwargs(settings), request_timeout_ms=int(timeout_s * 1000))
@@ -30,14 +40,7 @@ async def ensure_topics(settings: Settings, timeout_s: float = 30.0) -> list[Top
         existing = set(await admin.list_topics())
         wanted = {topics.topic_name(s, settings.topic_prefix): s for s in topics.TOPICS.values()}
         missing = [
-            NewTopic(
-                name=name,
-                num_partitions=spec.partitions,
-                replication_factor=settings.replication_factor,
-                topic_configs=spec.config(),
-            )
-            for name, spec in wanted.items()
-            if name not in existing
+            new_topic(spec, settings) for name, spec in wanted.items() if name not in existing
         ]
         if missing:
             # A concurrent `up` may have created them first.

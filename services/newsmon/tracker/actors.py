@@ -29,45 +29,52 @@ Sighting = dict[str, Any]
 
 
 def route_entities(rec: ArticleEntities) -> list[tuple[str, Sighting]]:
-    """One sighting per entity of the article, keyed by actor id (the repartition step).
+    """The article's sightings grouped by partition (the repartition step): one item per
+    partition its actors fall in, keyed by its first actor's id.
 
-    A sighting carries what counting needs, no more: the mention count, the first mentions
-    (evidence of a first sighting) and its companions as [id, name] pairs: the article's
-    CO_PER_SIGHTING most mentioned other actors.
+    A group carries what counting needs, no more: the article's fields once, its companions
+    once -- the CO_PER_SIGHTING + 1 most mentioned actors as [id, name] pairs; an actor's
+    companions are those other than itself -- and per actor its mention count and first
+    mentions (evidence of a first sighting). Grouping sends the article's fields and
+    companions once per partition rather than once per actor: they were most of the bytes the
+    routers wrote and the stateful agent decoded, and the dedup entry is per article and
+    partition anyway (`counted_key`).
     """
     ingested = rec.ingested_at or rec.extracted_at
     # The article's most mentioned actors are its companions (an article can name dozens,
-    # and every sighting lists them: the re-keyed records grew with the square of that).
+    # and every sighting listed them: the re-keyed records grew with the square of that).
     salient = sorted(rec.entities, key=lambda e: (-len(e.mentions), e.id))[: CO_PER_SIGHTING + 1]
     refs = [[e.id, e.name] for e in salient]
     published, ingested_at = rec.published_at.isoformat(), ingested.isoformat()
-    out = []
+    groups: dict[int, tuple[str, list[dict[str, Any]]]] = {}
     for ent in rec.entities:
-        out.append(
-            (
-                ent.id,
-                {
-                    "article_id": rec.article_id,
-                    "source": rec.source,
-                    "published_at": published,
-                    "ingested_at": ingested_at,
-                    "entity": {
-                        "id": ent.id,
-                        "name": ent.name,
-                        "type": ent.type,
-                        "actor_type": ent.actor_type,
-                        "known": ent.known,
-                        "mentions": len(ent.mentions),
-                        "evidence": [
-                            {"text": m.text, "start": m.start, "end": m.end}
-                            for m in ent.mentions[:EVIDENCE_MENTIONS]
-                        ],
-                    },
-                    "co": [r for r in refs if r[0] != ent.id][:CO_PER_SIGHTING],
-                },
-            )
+        entity = {
+            "id": ent.id,
+            "name": ent.name,
+            "type": ent.type,
+            "actor_type": ent.actor_type,
+            "known": ent.known,
+            "mentions": len(ent.mentions),
+            "evidence": [
+                {"text": m.text, "start": m.start, "end": m.end}
+                for m in ent.mentions[:EVIDENCE_MENTIONS]
+            ],
+        }
+        groups.setdefault(partition_of(ent.id), (ent.id, []))[1].append(entity)
+    return [
+        (
+            key,
+            {
+                "article_id": rec.article_id,
+                "source": rec.source,
+                "published_at": published,
+                "ingested_at": ingested_at,
+                "co": refs,
+                "entities": entities,
+            },
         )
-    return out
+        for key, entities in groups.values()
+    ]
 
 
 def counted_key(article_id: str, actor_id: str) -> str:
@@ -108,14 +115,45 @@ class ActorRegistry:
         self.store = store
         self.seen = seen
 
-    def apply(self, actor_id: str, s: Sighting) -> ActorSalience | None:
-        """Count one sighting; the record to publish, or None."""
-        key = counted_key(s["article_id"], actor_id)
-        counted = self.seen.get(key) or []
-        if actor_id in counted:
-            return None
-        self.seen[key] = [*counted, actor_id]
-        ent = s["entity"]
+    def apply(self, key: str, item: Sighting) -> list[tuple[str, ActorSalience]]:
+        """Count a routed item: an article's sightings in one partition (`route_entities`),
+        or one sighting as routed by an earlier version. The records to publish, by actor id.
+        """
+        if "entities" not in item:
+            result = self._count(key, item, item["entity"], item["co"], checked=False)
+            return [] if result is None else [(key, result)]
+        entities = item["entities"]
+        if not entities:
+            return []
+        counted_at = counted_key(item["article_id"], entities[0]["id"])
+        counted = set(self.seen.get(counted_at) or [])
+        fresh = []
+        for ent in entities:
+            if ent["id"] not in counted:
+                counted.add(ent["id"])
+                fresh.append(ent)
+        if not fresh:
+            return []
+        self.seen[counted_at] = [*(self.seen.get(counted_at) or []), *(e["id"] for e in fresh)]
+        out = []
+        for ent in fresh:
+            co = [r for r in item["co"] if r[0] != ent["id"]][:CO_PER_SIGHTING]
+            result = self._count(ent["id"], item, ent, co, checked=True)
+            if result is not None:
+                out.append((ent["id"], result))
+        return out
+
+    def _count(
+        self, actor_id: str, s: Sighting, ent: dict[str, Any], co_refs: list[Any], checked: bool
+    ) -> ActorSalience | None:
+        """Count one sighting of `actor_id` (`ent`, in the article `s`); the record to
+        publish, or None. `checked`: the dedup entry was already checked and written."""
+        if not checked:
+            key = counted_key(s["article_id"], actor_id)
+            already = self.seen.get(key) or []
+            if actor_id in already:
+                return None
+            self.seen[key] = [*already, actor_id]
         mentions = ent["mentions"]
         if isinstance(mentions, list):  # a sighting routed by an earlier version
             ent = {**ent, "mentions": len(mentions), "evidence": mentions[:EVIDENCE_MENTIONS]}
@@ -152,7 +190,7 @@ class ActorRegistry:
         state["mentions"] += max(1, ent["mentions"])
         state["articles"] += 1
         co = dict(state["co"])
-        for ref in s["co"]:
+        for ref in co_refs:
             ref_id, ref_name = (ref["id"], ref["name"]) if isinstance(ref, dict) else ref
             known = co.get(ref_id)
             co[ref_id] = [ref_name, 1] if known is None else [known[0], known[1] + 1]
@@ -192,9 +230,4 @@ class ActorRegistry:
 
     def process(self, rec: ArticleEntities) -> list[ActorSalience]:
         """Route and apply one article's entities (what the two Faust stages do together)."""
-        out = []
-        for actor_id, sighting in route_entities(rec):
-            result = self.apply(actor_id, sighting)
-            if result is not None:
-                out.append(result)
-        return out
+        return [r for key, item in route_entities(rec) for _, r in self.apply(key, item)]

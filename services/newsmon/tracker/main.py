@@ -216,13 +216,15 @@ class TrackerService:
 
     def _stateful(
         self,
-        apply: Callable[[str, dict[str, Any]], Any],
+        apply: Callable[[str, Any], list[tuple[str, Any]]],
         name: str,
         stores: list[StagedStore],
         publish: Callable[[str, Any], Outgoing],
         published: Callable[[str, Any], None],
     ) -> Callable[[Any], Awaitable[None]]:
-        """An agent applying each routed record of a batch; a failing record goes to the DLQ.
+        """An agent applying each routed item of a batch; a failing item goes to the DLQ.
+
+        `apply` gives the records to publish for an item, as (key, result) pairs.
 
         The state changes of a batch are staged, each with the record (event) that made it;
         they are applied once every output of the batch is acknowledged, each in its record's
@@ -230,8 +232,8 @@ class TrackerService:
         nothing is acked.
         """
 
-        def one(k: str, routed: Any) -> tuple[Outgoing | None, Any]:
-            """Apply one item (writes staged); (dead letter, None) when it fails."""
+        def one(k: str, routed: Any) -> tuple[Outgoing | None, list[tuple[str, Any]]]:
+            """Apply one item (writes staged); (dead letter, []) when it fails."""
             marks = [store.savepoint() for store in stores]
             try:
                 return None, apply(k, routed)
@@ -243,7 +245,7 @@ class TrackerService:
                 detail = f"{type(exc).__name__}: {exc}"
                 return self._dead_letter(
                     name, "tracking_failed", detail, item_bytes(k, routed), None
-                ), None
+                ), []
 
         async def process(events: list[Any]) -> None:
             for store in stores:
@@ -264,12 +266,12 @@ class TrackerService:
                 # that partition's changelog (core/bundles.py).
                 with event_context(event):
                     for k, routed in items:
-                        rejected, result = one(k, routed)
+                        rejected, published_here = one(k, routed)
                         if rejected is not None:
                             outgoing.append(rejected)
-                        elif result is not None:
-                            outgoing.append(publish(k, result))
-                            results.append((k, result))
+                        for key, result in published_here:
+                            outgoing.append(publish(key, result))
+                            results.append((key, result))
             try:
                 await self._send_all(outgoing)
             except BaseException:
@@ -307,7 +309,7 @@ class TrackerService:
             )
 
         return self._stateful(
-            self.series.apply,
+            as_pairs(self.series.apply),
             "series",
             [self.staged["series"], self.staged["series-reports"]],
             publish,
@@ -352,12 +354,26 @@ class TrackerService:
             m.export_relation_tone(rec.actor.name, rec.target.name, rec.goldstein_mean)
             log.debug("tone_updated", pair=pair, events=rec.events, mean=rec.goldstein_mean)
 
-        return self._stateful(self.tone.apply, "tone", [self.staged["tone"]], publish, published)
+        return self._stateful(
+            as_pairs(self.tone.apply), "tone", [self.staged["tone"]], publish, published
+        )
 
     @staticmethod
     def _observe(rec: MetricUpdate | ActorSalience | RelationTone) -> None:
         if rec.ingested_at is not None:
             _LATENCY.observe(max(0.0, (utcnow() - rec.ingested_at).total_seconds()))
+
+
+def as_pairs(
+    apply: Callable[[str, Any], Any | None],
+) -> Callable[[str, Any], list[tuple[str, Any]]]:
+    """An `apply` giving one result or None, as (key, result) pairs."""
+
+    def pairs(key: str, item: Any) -> list[tuple[str, Any]]:
+        result = apply(key, item)
+        return [] if result is None else [(key, result)]
+
+    return pairs
 
 
 def run(settings: Settings) -> None:

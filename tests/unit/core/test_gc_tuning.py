@@ -33,6 +33,6 @@ def test_zero_keeps_pythons_defaults(restore_gc: None) -> None:
 
 
 def test_setting_default_and_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    assert Settings().gc_threshold == 50_000
+    assert Settings().gc_threshold == 200_000
     monkeypatch.setenv("NEWSMON_GC_THRESHOLD", "0")
     assert Settings().gc_threshold == 0

@@ -77,3 +77,22 @@ def test_series_updates_are_kept_a_week_before_compaction() -> None:
     cfg = topics.METRICS.config()
     assert cfg["cleanup.policy"] == "compact"
     assert int(cfg["min.compaction.lag.ms"]) == 7 * 24 * 3600 * 1000
+
+
+def test_topic_requests_carry_the_spec_and_overrides() -> None:
+    """The admin request has the prefixed name, partitions and configs; an override (the
+    benchmark's fed topics: delete, not compact) replaces one config and keeps the others."""
+    from newsmon.core.config import load_settings
+    from newsmon.ops.topics import new_topic
+
+    settings = load_settings(topic_prefix="t1.", replication_factor=1)
+    req = new_topic(topics.METRICS, settings)
+    assert (req.name, req.num_partitions, req.replication_factor) == (
+        "t1." + topics.METRICS.name,
+        topics.METRICS.partitions,
+        1,
+    )
+    assert req.topic_configs == topics.METRICS.config()
+    fed = new_topic(topics.METRICS, settings, **{"cleanup.policy": "delete"})
+    assert fed.topic_configs == {**topics.METRICS.config(), "cleanup.policy": "delete"}
+    assert fed.topic_configs["min.compaction.lag.ms"] == req.topic_configs["min.compaction.lag.ms"]

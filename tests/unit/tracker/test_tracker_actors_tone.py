@@ -118,3 +118,57 @@ def test_an_articles_actors_share_one_dedup_entry_per_partition() -> None:
         assert sorted(seen[f"a1#p{p}"]) == sorted(i for i in ids if partition_of(i) == p)
     assert reg.process(rec) == []
     assert reg.store["actor-0"]["articles"] == 1
+
+
+def test_sightings_are_routed_as_one_item_per_partition() -> None:
+    """An article's actors travel in one item per partition they fall in, keyed so that the
+    item reaches that partition; the article's fields and companions are in it once."""
+    from newsmon.core.bundles import partition_of
+    from newsmon.tracker.actors import CO_PER_SIGHTING, route_entities
+
+    ids = [f"actor-{i}" for i in range(20)]
+    rec = article_entities("a1", *(entity(i, i.title(), mentions=1 + n) for n, i in enumerate(ids)))
+    routed = route_entities(rec)
+    partitions = {partition_of(i) for i in ids}
+    assert len(routed) == len(partitions) < len(ids)
+    seen = []
+    for key, item in routed:
+        members = [e["id"] for e in item["entities"]]
+        assert {partition_of(m) for m in members} == {partition_of(key)}
+        assert key == members[0] and item["article_id"] == "a1"
+        seen += members
+    assert sorted(seen) == sorted(ids)  # every actor once, in the article's order per group
+    # the companions: the most mentioned actors, one more than an actor lists
+    (_, first), *_ = routed
+    assert [c[0] for c in first["co"]] == ids[::-1][: CO_PER_SIGHTING + 1]
+
+
+def test_grouped_and_single_sightings_count_the_same() -> None:
+    """A sighting routed one per actor by an earlier version still counts, and shares its
+    dedup entry with the grouped form: the article counts once per actor either way."""
+    from newsmon.tracker.actors import route_entities
+
+    rec = article_entities(
+        "a1", entity("blinken", "Antony Blinken", mentions=2), entity("turkey", "Turkey", "GPE")
+    )
+    grouped = ActorRegistry({}, {})
+    expected = grouped.process(rec)
+    single = ActorRegistry({}, {})
+    got = []
+    for _key, item in route_entities(rec):
+        for ent in item["entities"]:
+            others = [c for c in item["co"] if c[0] != ent["id"]]
+            old = {k: v for k, v in item.items() if k not in ("entities", "co")}
+            old.update(entity=ent, co=others)
+            got += [r for _, r in single.apply(ent["id"], old)]
+    strip = [(r.actor.id, r.mentions, r.articles, r.co_occurring, r.evidence) for r in expected]
+    assert [(r.actor.id, r.mentions, r.articles, r.co_occurring, r.evidence) for r in got] == strip
+    assert single.store == grouped.store and single.seen == grouped.seen
+    assert single.process(rec) == []  # the grouped form of the same article: already counted
+
+
+def test_an_actor_listed_twice_in_an_article_counts_once() -> None:
+    reg = ActorRegistry({}, {})
+    rec = article_entities("a1", entity("turkey", "Turkey", "GPE"), entity("turkey", "Turkey"))
+    (out,) = reg.process(rec)
+    assert (out.actor.id, out.articles, out.mentions) == ("turkey", 1, 1)
