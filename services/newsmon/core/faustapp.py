@@ -105,6 +105,14 @@ class LeanPrometheusMonitor(PrometheusMonitor):
         ops = self._metrics.table_operations
         self._child(ops, f"table.{table.name}", self.KEYS_DELETED).inc()
 
+    def on_table_writes(self, table: Any, sets: int, deletes: int) -> None:
+        """`sets` keys set and `deletes` keys deleted at once (core/tablewrite.py)."""
+        ops = self._metrics.table_operations
+        if sets:
+            self._child(ops, f"table.{table.name}", self.KEYS_UPDATED).inc(sets)
+        if deletes:
+            self._child(ops, f"table.{table.name}", self.KEYS_DELETED).inc(deletes)
+
     def on_send_initiated(
         self, producer: Any, topic: str, message: Any, keysize: int, valsize: int
     ) -> Any:

@@ -33,6 +33,11 @@ class StagedStore(MutableMapping[str, Any]):
     `owner` is the record being processed (the service sets it); each staged write remembers
     it so that `commit(scope)` applies the write inside `scope(owner)`. `savepoint()` and
     `rollback_to()` drop the writes of one failed record of a batch and keep the others.
+
+    `generation` changes whenever a value read from this store may have been taken back: a
+    staged write dropped (`rollback`, `rollback_to`), or the table's cache cleared (a
+    rebalance). A reader that remembers values across records can trust them while it is
+    unchanged (tracker/series.py).
     """
 
     def __init__(self, table: MutableMapping[str, Any]) -> None:
@@ -42,6 +47,7 @@ class StagedStore(MutableMapping[str, Any]):
         self._owners: dict[str, Any] = {}
         # (key, previous pending value or _ABSENT, previous owner), for rollback_to().
         self._undo: list[tuple[str, Any, Any]] = []
+        self._discards = 0
 
     def __getitem__(self, key: str) -> Any:
         if key in self.pending:
@@ -87,8 +93,14 @@ class StagedStore(MutableMapping[str, Any]):
         """A mark to which `rollback_to` returns (before one record of a batch)."""
         return len(self._undo)
 
+    @property
+    def generation(self) -> tuple[int, int]:
+        return self._discards, getattr(self.table, "generation", 0)
+
     def rollback_to(self, mark: int) -> None:
         """Drop the writes staged since `mark`, keep the earlier ones."""
+        if len(self._undo) > mark:
+            self._discards += 1
         while len(self._undo) > mark:
             key, value, owner = self._undo.pop()
             if value is _ABSENT:
@@ -117,9 +129,16 @@ class StagedStore(MutableMapping[str, Any]):
                         self.table.pop(key, None)
                     else:
                         self.table[key] = value
-        self.rollback()
+        self.applied()
 
     def rollback(self) -> None:
+        """Drop every staged write."""
+        if self.pending:
+            self._discards += 1
+        self.applied()
+
+    def applied(self) -> None:
+        """Forget the staged writes once they are in the table."""
         self.pending.clear()
         self._owners.clear()
         self._undo.clear()
@@ -153,6 +172,8 @@ class CachedTable(MutableMapping[str, Any]):
         self._cache: OrderedDict[str, Any] = OrderedDict()
         self.hits = 0
         self.misses = 0
+        #: Changes when the cache is cleared (values read before may be stale).
+        self.generation = 0
 
     def _remember(self, key: str, value: Any) -> None:
         self._cache[key] = value
@@ -212,3 +233,4 @@ class CachedTable(MutableMapping[str, Any]):
 
     def clear_cache(self) -> None:
         self._cache.clear()
+        self.generation += 1

@@ -12,8 +12,9 @@ are applied together:
 2. the changelog records (a None value for a deleted key) go to the table's changelog topic as
    one record batch per partition -- the partition of the record that made the write, as
    Faust's own write would -- and every batch's acknowledgement is awaited;
-3. then the RocksDB partitions are written, and each partition's persisted offset is set once,
-   to the offset of its last changelog record.
+3. then each RocksDB partition gets one write batch: its values and its persisted offset (the
+   offset of its last changelog record), written together as Faust's recovery writes a
+   changelog batch.
 
 What Faust's recovery reads back is the same: the changelog holds the same keys and values in
 the same partitions, and a restarted worker reads it from the persisted offset on. As the
@@ -84,29 +85,56 @@ async def commit_staged(app: Any, stores: Sequence[StagedStore]) -> int:
             writes.append((table, cached, partition, key, key_bytes, value_bytes, value))
     if not writes:
         for store in stores:
-            store.rollback()
+            store.applied()
         return 0
     producer = app.producer._ensure_producer()
     last_offsets = await send_groups(producer, groups)
-    monitor = _lean_monitor(app)
+    # One RocksDB write batch per table partition: its values and its persisted offset,
+    # written together (as Faust's recovery writes a changelog batch).
+    batches: dict[tuple[str, int], Any] = {}
+    counts: dict[int, list[Any]] = {}  # id(table): [table, values set, keys deleted]
     for table, cached, partition, key, key_bytes, value_bytes, value in writes:
         data = table.data
+        count = counts.setdefault(id(table), [table, 0, 0])
         if value_bytes is None:
             data._del(key_bytes)
             cached.forget(key)
-            if monitor is not None:
-                monitor.on_table_del(table, key)
+            count[2] += 1
         else:
+            changelog = table.changelog_topic.get_topic_name()
+            batch = batches.get((changelog, partition))
+            if batch is None:
+                batch = batches[(changelog, partition)] = _write_batch(data)
             data._key_index[key_bytes] = partition
-            data._db_for_partition(partition).put(key_bytes, value_bytes)
+            batch.put(key_bytes, value_bytes)
             cached.written(key, value)
-            if monitor is not None:
-                monitor.on_table_set(table, key, None)
+            count[1] += 1
     for (changelog, partition), offset in last_offsets.items():
-        tables[changelog].data.set_persisted_offset(TP(changelog, partition), offset)
+        data = tables[changelog].data
+        batch = batches.pop((changelog, partition), None)
+        if batch is None:
+            data.set_persisted_offset(TP(changelog, partition), offset)
+            continue
+        batch.put(data.offset_key, str(offset).encode())
+        data._db_for_partition(partition).write(batch)
+    monitor = _lean_monitor(app)
+    if monitor is not None:
+        for table, sets, deletes in counts.values():
+            monitor.on_table_writes(table, sets, deletes)
     for store in stores:
-        store.rollback()
+        store.applied()
     return len(writes)
+
+
+def _write_batch(data: RocksStore) -> Any:
+    """An empty write batch for one of `data`'s partitions (its driver's kind)."""
+    if data.use_rocksdict:
+        import rocksdict
+
+        return rocksdict.WriteBatch(raw_mode=True)
+    import rocksdb
+
+    return rocksdb.WriteBatch()
 
 
 def _lean_monitor(app: Any) -> Any:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from prometheus_client import Gauge, Histogram
 
 #: At most this many series get a value gauge (label values must stay bounded).
@@ -38,17 +40,20 @@ PROCESSING_LAG = Gauge(
     ["input"],
 )
 
-_exported: set[str] = set()
+_exported: dict[str, Any] = {}  # series id: its gauge (a labelled child, looked up once)
 _exported_pairs: set[tuple[str, str]] = set()
 
 
 def export_series_value(series_id: str, metric: str, unit: str, value: float) -> None:
     """Set a series gauge, unless the cap of exported series is reached."""
-    if series_id not in _exported:
+    gauge = _exported.get(series_id)
+    if gauge is None:
         if len(_exported) >= MAX_EXPORTED_SERIES:
             return
-        _exported.add(series_id)
-    SERIES_VALUE.labels(series=series_id, metric=metric, unit=unit).set(value)
+        gauge = _exported[series_id] = SERIES_VALUE.labels(
+            series=series_id, metric=metric, unit=unit
+        )
+    gauge.set(value)
 
 
 def export_relation_tone(actor: str, target: str, mean: float) -> None:

@@ -216,9 +216,27 @@ def _summary(figure: Figure) -> list[Any]:
     return [len(figure["sources"]), figure["latest"], figure["approximate"], figure["value"]]
 
 
+def _rank(summary: list[Any]) -> tuple[int, str, bool, float]:
+    """How a figure ranks for its date (`_summary`): the most sources, the latest published,
+    exact over approximate, the larger value."""
+    return summary[0], summary[1], not summary[2], summary[3]
+
+
 def _choose(index: dict[str, list[Any]]) -> str:
     """The figure (its value key) that stands for a date; see the module docstring."""
-    return max(index, key=lambda v: (index[v][0], index[v][1], not index[v][2], index[v][3]))
+    return max(index, key=lambda v: _rank(index[v]))
+
+
+def _choose_after(index: dict[str, list[Any]], chosen: str | None, changed: str) -> str:
+    """`_choose(index)` after a report changed one figure, knowing the figure chosen before.
+
+    A report only raises its figure's rank (more sources, a later publication, exact once
+    any report is exact; the value stays) and leaves the others as they were, so the new
+    choice is the better of the one before and the changed figure.
+    """
+    if chosen is None or chosen not in index:
+        return _choose(index)
+    return max((chosen, changed), key=lambda v: _rank(index[v]))
 
 
 def _point(as_of: str, chosen: Figure, alternatives: list[float]) -> SeriesPoint:
@@ -269,11 +287,16 @@ def date_figures(store: MutableMapping[str, Any], sid: str, as_of: str) -> dict[
 
 
 def _chosen_point(
-    store: MutableMapping[str, Any], sid: str, as_of: str, index: dict[str, list[Any]]
+    store: MutableMapping[str, Any],
+    sid: str,
+    as_of: str,
+    index: dict[str, list[Any]],
+    chosen: str | None = None,
 ) -> SeriesPoint:
-    """A date's point: its chosen figure (`_choose` over the date's `index`), the others'
-    values as alternatives."""
-    chosen = _choose(index)
+    """A date's point: its chosen figure (`chosen`, or `_choose` over the date's `index`),
+    the others' values as alternatives."""
+    if chosen is None:
+        chosen = _choose(index)
     others = sorted(index[v][3] for v in index if v != chosen)
     return _point(as_of, store[figure_key(sid, as_of, chosen)], others)
 
@@ -309,12 +332,15 @@ def add_report(
     as_of = report["as_of"]
     vkey = _figure_key(report["value"])
     dkey = date_key(sid, as_of)
-    index = dict(_entry(store.get(dkey))["figures"])
+    entry = _entry(store.get(dkey))
+    index = dict(entry["figures"])
     fkey = figure_key(sid, as_of, vkey)
     figure = _merge(store.get(fkey) if vkey in index else None, report)
     store[fkey] = figure
     index[vkey] = _summary(figure)
-    point = _chosen_point(store, sid, as_of, index)
+    before = entry["point"]
+    chosen = _choose_after(index, before and _figure_key(before["value"]), vkey)
+    point = _chosen_point(store, sid, as_of, index, chosen)
     store[dkey] = {"figures": index, "point": point.model_dump(mode="json")}
     dates = state["point_dates"]
     i = bisect.bisect_left(dates, as_of)
@@ -442,13 +468,33 @@ class SeriesTracker:
         # only the points of its window that changed since. Only a cache: used when the
         # stored entry is that very object, so a rolled-back write is never seen.
         self._points: OrderedDict[str, tuple[Any, SeriesPoint]] = OrderedDict()
+        # A store that tells when values read from it may have been taken back
+        # (`StagedStore.generation`): while it is unchanged, the remembered points are the
+        # stored ones and are used without reading their entries again -- every write of a
+        # date's entry goes through `apply`, which remembers the new one. Without it, each
+        # remembered point is checked against its stored entry.
+        self._generation: Any = getattr(store, "generation", None)
         # The JSON of the points recent updates carried, by the point object's id.
         self._point_json: OrderedDict[int, tuple[SeriesPoint, bytes]] = OrderedDict()
 
-    def _stored_point(self, sid: str, as_of: str) -> SeriesPoint:
+    def _trusted(self) -> bool:
+        """Whether remembered points can be used unchecked (see `__init__`); when the store's
+        generation moved, they are all forgotten."""
+        if self._generation is None:
+            return False
+        now = getattr(self.store, "generation", None)
+        if now != self._generation:
+            self._points.clear()
+            self._generation = now
+        return True
+
+    def _stored_point(self, sid: str, as_of: str, trusted: bool = False) -> SeriesPoint:
         dkey = date_key(sid, as_of)
-        entry = self.store[dkey]
         cached = self._points.get(dkey)
+        if trusted and cached is not None:
+            self._points.move_to_end(dkey)
+            return cached[1]
+        entry = self.store[dkey]
         if cached is not None and cached[0] is entry:
             self._points.move_to_end(dkey)
             return cached[1]
@@ -494,10 +540,12 @@ class SeriesTracker:
         """The points a record of a change at `as_of` carries (`window_dates`), and the
         index of `as_of`'s point in them."""
         dates, idx = window_dates(state["point_dates"], as_of, self.window_days)
-        return [self._stored_point(sid, d) for d in dates], idx
+        trusted = self._trusted()
+        return [self._stored_point(sid, d, trusted) for d in dates], idx
 
     def apply(self, sid: str, report: Report) -> MetricUpdate | None:
         """Add a routed report; the update to publish, or None when it was already known."""
+        self._trusted()  # forget what a rollback or a rebalance may have taken back
         state, point = add_report(self.store, sid, report, self.seen)
         if state is None or point is None:
             return None

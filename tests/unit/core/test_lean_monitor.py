@@ -30,6 +30,11 @@ def test_table_and_send_counters_count_every_call_with_their_labels() -> None:
     assert _value(name, **labels, operation="keys_updated") == before["keys_updated"] + 3
     assert _value(name, **labels, operation="keys_retrieved") == before["keys_retrieved"] + 1
     assert _value(name, **labels, operation="keys_deleted") == before["keys_deleted"] + 1
+    # A bulk write (core/tablewrite.py) counts its keys at once.
+    monitor.on_table_writes(table, 40, 2)
+    monitor.on_table_writes(table, 0, 0)
+    assert _value(name, **labels, operation="keys_updated") == before["keys_updated"] + 43
+    assert _value(name, **labels, operation="keys_deleted") == before["keys_deleted"] + 3
 
     sent = "newsmon_faust_topic_messages_sent_total"
     start = _value(sent, topic="topic.lean-topic")

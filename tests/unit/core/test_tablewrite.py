@@ -5,44 +5,52 @@ tests/integration/test_tracker_alerter_kafka.py (`test_tracker_changelogs_match_
 from __future__ import annotations
 
 import asyncio
+import tempfile
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
+import rocksdict
 from faust.stores.rocksdb import Store as RocksStore
 
 from newsmon.core.tables import CachedTable, StagedStore, decode_value
 from newsmon.core.tablewrite import bulk_capable, commit_staged
 
 
-class FakeDB:
-    def __init__(self) -> None:
-        self.data: dict[bytes, bytes] = {}
-
-    def put(self, key: bytes, value: bytes) -> None:
-        self.data[key] = value
-
-
 class FakeStore(RocksStore):
-    """A RocksDB store's interface over dicts (no database, no app)."""
+    """A RocksDB store without an app: real RocksDB partitions (rocksdict, raw keys and
+    values, as Faust opens them) in a temporary folder."""
 
     def __init__(self) -> None:  # Faust's constructor needs an app and a table
-        self.dbs: dict[int, FakeDB] = {}
+        self.folder = tempfile.TemporaryDirectory(prefix="tablewrite-")
+        self.dbs: dict[int, Any] = {}
         self._key_index: dict[bytes, int] = {}
-        self.persisted: dict[Any, int] = {}
+        self.use_rocksdict = True
 
     def _encode_key(self, key: Any) -> bytes:
         return f'"{key}"'.encode()
 
     def _db_for_partition(self, partition: int) -> Any:
-        return self.dbs.setdefault(partition, FakeDB())
+        if partition not in self.dbs:
+            path = f"{self.folder.name}/{partition}"
+            self.dbs[partition] = rocksdict.Rdict(path, rocksdict.Options(raw_mode=True))
+        return self.dbs[partition]
 
     def _del(self, key: bytes) -> None:
         for db in self.dbs.values():
-            db.data.pop(key, None)
+            db.delete(key)
 
-    def set_persisted_offset(self, tp: Any, offset: int) -> None:
-        self.persisted[tp] = offset
+
+def rows(store: FakeStore, partition: int) -> dict[bytes, bytes]:
+    """A partition's keys and values, without its persisted offset."""
+    db = store.dbs[partition]
+    return {k: v for k, v in db.items() if k != store.offset_key}
+
+
+def offsets(store: FakeStore) -> dict[int, int]:
+    """Each opened partition's persisted offset (Faust's recovery starts after it)."""
+    found = {p: db.get(store.offset_key) for p, db in store.dbs.items()}
+    return {p: int(v) for p, v in found.items() if v is not None}
 
 
 class FakeTable(dict[str, bytes]):
@@ -117,14 +125,11 @@ async def test_writes_go_to_the_changelog_partition_of_their_record_then_the_sto
         ("series-changelog", 0): [(b'"a"', b'{"v":4}'), (b'"c"', b'{"v":3}')],
         ("seen-changelog", 2): [(b'"a#p2"', b"true")],
     }
-    assert table.data.dbs[2].data == {b'"b"': b'{"v":2}'}
-    assert table.data.dbs[0].data == {b'"a"': b'{"v":4}', b'"c"': b'{"v":3}'}
+    assert rows(table.data, 2) == {b'"b"': b'{"v":2}'}
+    assert rows(table.data, 0) == {b'"a"': b'{"v":4}', b'"c"': b'{"v":3}'}
     assert table.data._key_index == {b'"a"': 0, b'"b"': 2, b'"c"': 0}
     # One persisted offset per partition: its last changelog record's.
-    assert {(tp.topic, tp.partition): o for tp, o in table.data.persisted.items()} == {
-        ("series-changelog", 2): 0,
-        ("series-changelog", 0): 1,
-    }
+    assert offsets(table.data) == {2: 0, 0: 1}
     assert table.verified == {"by-series"}
     assert store.pending == {} and other.pending == {}
     # Reads see the written values without decoding them again.
@@ -146,11 +151,11 @@ async def commit_held() -> tuple[StagedStore, FakeTable, FakeProducer, asyncio.F
 async def test_the_store_is_written_only_after_the_changelog_is_acknowledged() -> None:
     _, table, producer, task = await commit_held()
     assert producer.sent and not task.done()
-    assert not table.data.dbs and not table.data.persisted
+    assert not table.data.dbs
     producer.acks[0].set_result(SimpleNamespace(offset=41))
     assert await task == 1
-    assert table.data.dbs[1].data == {b'"k"': b"[1]"}
-    assert list(table.data.persisted.values()) == [41]
+    assert rows(table.data, 1) == {b'"k"': b"[1]"}
+    assert offsets(table.data) == {1: 41}
 
 
 async def test_a_failed_changelog_send_writes_nothing() -> None:
@@ -158,7 +163,7 @@ async def test_a_failed_changelog_send_writes_nothing() -> None:
     producer.acks[0].set_exception(RuntimeError("broker gone"))
     with pytest.raises(RuntimeError, match="broker gone"):
         await task
-    assert not table.data.dbs and not table.data.persisted
+    assert not table.data.dbs
     assert store.pending == {"k": [1]}  # the batch is retried or the agent restarts
 
 
@@ -171,7 +176,7 @@ async def test_a_deletion_is_a_tombstone_and_leaves_the_store() -> None:
     del store["old"]
     assert await commit_staged(app_with(producer), [store]) == 1
     assert producer.sent == [("series-changelog", 3, [(b'"old"', None)])]
-    assert table.data.dbs[3].data == {}
+    assert rows(table.data, 3) == {} and offsets(table.data) == {3: 0}
     assert "old" not in store
 
 

@@ -390,3 +390,56 @@ def test_the_records_of_a_series_merged_in_order_give_the_whole_series(d: Any) -
     (merged,) = merge_series(published).values()
     assert merged.points == points(store, "aid_trucks_entered@gaza/daily")
     assert len(merged.points) == 6 and all(len(u.points) < 6 for u in published[-3:])
+
+
+def test_a_dates_figure_is_chosen_as_if_every_figure_were_compared(d: Any) -> None:
+    """The choice made from the figure chosen before and the changed one is the choice made
+    over every figure of the date, report after report (random sources, hedges, values and
+    publication times)."""
+    import random
+
+    from newsmon.tracker.series import _choose, date_key
+
+    rng = random.Random(7)
+    for trial in range(30):
+        store: dict[str, Any] = {}
+        tracker = SeriesTracker(store)
+        for i in range(40):
+            value = rng.choice([30, 31, 35, 40, 100])
+            rec = article_observations(
+                f"t{trial}-a{i}",
+                observation(value, d(10), approximate=rng.random() < 0.5),
+                source=rng.choice(["guardian", "reuters", "ap", "bbc"]),
+                published=PUBLISHED + dt.timedelta(hours=rng.randint(-48, 48)),
+            )
+            tracker.process(rec)
+            entry = store[date_key("aid_trucks_entered@gaza/daily", d(10).isoformat())]
+            assert repr(float(entry["point"]["value"])) == _choose(entry["figures"])
+
+
+def test_remembered_points_are_dropped_with_a_rolled_back_write(d: Any) -> None:
+    """A point remembered from a write that was then rolled back is not published again:
+    the window of the next update carries the stored point."""
+    from newsmon.core.tables import CachedTable, StagedStore
+
+    table: dict[str, Any] = {}
+    store = StagedStore(CachedTable(table))
+    seen = StagedStore(CachedTable({}))
+    tracker = SeriesTracker(store, seen)
+    tracker.process(article_observations("a1", observation(100, d(10))))
+    store.commit()
+    seen.commit()
+    # A second, more corroborated figure for the same date, then its writes taken back.
+    (changed,) = tracker.process(
+        article_observations("a2", observation(60, d(10)), source="reuters")
+    )
+    assert changed.value == 100 and changed.points[0].alternatives == [60]
+    mark = 0
+    store.rollback_to(mark)
+    seen.rollback_to(mark)
+    (update,) = tracker.process(article_observations("a3", observation(50, d(11))))
+    assert [(p.as_of, p.value, p.alternatives) for p in update.points] == [
+        (d(10), 100, []),
+        (d(11), 50, []),
+    ]
+    assert update.previous_value == 100

@@ -28,6 +28,32 @@ def test_writes_are_staged_until_commit() -> None:
         del store["zzz"]
 
 
+def test_generation_moves_when_read_values_may_be_taken_back() -> None:
+    """Dropping staged writes or clearing the table's cache moves the generation; applying
+    writes, or a rollback with nothing staged, does not."""
+    from newsmon.core.tables import CachedTable
+
+    cache = CachedTable({})
+    store = StagedStore(cache)
+    start = store.generation
+    store["a"] = 1
+    store.commit()
+    store.rollback()
+    mark = store.savepoint()
+    store.rollback_to(mark)
+    assert store.generation == start
+    store["b"] = 2
+    store.rollback_to(mark)
+    after_undo = store.generation
+    assert after_undo != start
+    store["b"] = 2
+    store.rollback()
+    assert store.generation not in (start, after_undo)
+    before = store.generation
+    cache.clear_cache()
+    assert store.generation != before
+
+
 def test_uncommitted_update_is_redone_after_a_crash(d: Any) -> None:
     """If publishing fails, the rolled-back state makes the redelivered record publish again."""
     table: dict[str, Any] = {}
