@@ -465,8 +465,9 @@ class SeriesTracker:
         self.window_days = window_days
         self.seen: MutableMapping[str, Any] = {} if seen is None else seen
         # Decoded points by date key, with the stored entry they came from: an update decodes
-        # only the points of its window that changed since. Only a cache: used when the
-        # stored entry is that very object, so a rolled-back write is never seen.
+        # only the points of its window that changed since. Only a cache: used while the
+        # store's generation holds, or when the stored entry is that very object, so a
+        # rolled-back write is never seen.
         self._points: OrderedDict[str, tuple[Any, SeriesPoint]] = OrderedDict()
         # A store that tells when values read from it may have been taken back
         # (`StagedStore.generation`): while it is unchanged, the remembered points are the
