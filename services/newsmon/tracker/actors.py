@@ -92,6 +92,14 @@ def _by_count(item: tuple[str, list[Any]]) -> tuple[int, str]:
     return (-item[1][1], item[0])
 
 
+def _evidence(ent: dict[str, Any], article_id: str) -> list[dict[str, Any]]:
+    """A sighting's first mentions as the evidence of a first sighting."""
+    return [
+        {"text": m["text"], "start": m["start"], "end": m["end"], "article_id": article_id}
+        for m in ent["evidence"]
+    ]
+
+
 def _is_power_of_two(n: int) -> bool:
     return n >= 2 and n & (n - 1) == 0
 
@@ -120,7 +128,9 @@ class ActorRegistry:
         or one sighting as routed by an earlier version. The records to publish, by actor id.
         """
         if "entities" not in item:
-            result = self._count(key, item, item["entity"], item["co"], checked=False)
+            # Companions were {"id", "name"} objects in the first versions, [id, name] after.
+            co = [(r["id"], r["name"]) if isinstance(r, dict) else r for r in item["co"]]
+            result = self._count(key, item, item["entity"], co, checked=False)
             return [] if result is None else [(key, result)]
         entities = item["entities"]
         if not entities:
@@ -157,10 +167,6 @@ class ActorRegistry:
         mentions = ent["mentions"]
         if isinstance(mentions, list):  # a sighting routed by an earlier version
             ent = {**ent, "mentions": len(mentions), "evidence": mentions[:EVIDENCE_MENTIONS]}
-        evidence = [
-            {"text": m["text"], "start": m["start"], "end": m["end"], "article_id": s["article_id"]}
-            for m in ent["evidence"]
-        ]
         state: ActorState | None = self.store.get(actor_id)
         first = state is None
         if state is None:
@@ -172,7 +178,7 @@ class ActorRegistry:
                 "known": ent["known"],
                 "first_seen": s["published_at"],
                 "first_article_id": s["article_id"],
-                "evidence": evidence,
+                "evidence": _evidence(ent, s["article_id"]),
                 "mentions": 0,
                 "articles": 0,
                 "co": {},
@@ -185,13 +191,14 @@ class ActorRegistry:
         ):
             # A late article that was published earlier moves the first sighting back.
             state.update(
-                first_seen=s["published_at"], first_article_id=s["article_id"], evidence=evidence
+                first_seen=s["published_at"],
+                first_article_id=s["article_id"],
+                evidence=_evidence(ent, s["article_id"]),
             )
         state["mentions"] += max(1, ent["mentions"])
         state["articles"] += 1
         co = dict(state["co"])
-        for ref in co_refs:
-            ref_id, ref_name = (ref["id"], ref["name"]) if isinstance(ref, dict) else ref
+        for ref_id, ref_name in co_refs:
             known = co.get(ref_id)
             co[ref_id] = [ref_name, 1] if known is None else [known[0], known[1] + 1]
         if len(co) > 2 * MAX_CO_OCCURRING:

@@ -172,3 +172,28 @@ def test_an_actor_listed_twice_in_an_article_counts_once() -> None:
     rec = article_entities("a1", entity("turkey", "Turkey", "GPE"), entity("turkey", "Turkey"))
     (out,) = reg.process(rec)
     assert (out.actor.id, out.articles, out.mentions) == ("turkey", 1, 1)
+
+
+def test_a_sighting_of_the_first_versions_still_counts() -> None:
+    """Its mentions listed whole and its companions as {"id", "name"} objects."""
+    reg = ActorRegistry({}, {})
+    old = {
+        "article_id": "a1",
+        "source": "guardian",
+        "published_at": PUBLISHED.isoformat(),
+        "ingested_at": PUBLISHED.isoformat(),
+        "entity": {
+            "id": "turkey",
+            "name": "Turkey",
+            "type": "GPE",
+            "actor_type": "state",
+            "known": True,
+            "mentions": [{"text": "Turkey", "start": i * 10, "end": i * 10 + 6} for i in range(5)],
+        },
+        "co": [{"id": "israel", "name": "Israel"}],
+    }
+    ((key, rec),) = reg.apply("turkey", old)
+    assert (key, rec.update, rec.mentions, rec.articles) == ("turkey", "first_seen", 5, 1)
+    assert [(c.id, c.name) for c in rec.co_occurring] == [("israel", "Israel")]
+    assert [e.start for e in rec.evidence] == [0, 10, 20]
+    assert reg.apply("turkey", old) == []
