@@ -65,9 +65,9 @@ async def commit_staged(app: Any, stores: Sequence[StagedStore]) -> int:
             store.commit(event_context)
         return 0
     groups: dict[tuple[str, int], list[tuple[bytes, bytes | None]]] = {}
-    # (table, its cache, partition, key, key bytes, value bytes or None, value), in the order
-    # staged; and each changelog's table.
-    writes: list[tuple[Any, CachedTable, int, str, bytes, bytes | None, Any]] = []
+    # (table, its cache, its changelog, partition, key, key bytes, value bytes or None, value),
+    # in the order staged; and each changelog's table.
+    writes: list[tuple[Any, CachedTable, str, int, str, bytes, bytes | None, Any]] = []
     tables: dict[str, Any] = {}
     for store in stores:
         cached: Any = store.table
@@ -82,7 +82,7 @@ async def commit_staged(app: Any, stores: Sequence[StagedStore]) -> int:
             key_bytes = encode_key(key)
             value_bytes = None if value is DELETED else encode_value(value)
             groups.setdefault((changelog, partition), []).append((key_bytes, value_bytes))
-            writes.append((table, cached, partition, key, key_bytes, value_bytes, value))
+            writes.append((table, cached, changelog, partition, key, key_bytes, value_bytes, value))
     if not writes:
         for store in stores:
             store.applied()
@@ -93,7 +93,7 @@ async def commit_staged(app: Any, stores: Sequence[StagedStore]) -> int:
     # written together (as Faust's recovery writes a changelog batch).
     batches: dict[tuple[str, int], Any] = {}
     counts: dict[int, list[Any]] = {}  # id(table): [table, values set, keys deleted]
-    for table, cached, partition, key, key_bytes, value_bytes, value in writes:
+    for table, cached, changelog, partition, key, key_bytes, value_bytes, value in writes:
         data = table.data
         count = counts.setdefault(id(table), [table, 0, 0])
         if value_bytes is None:
@@ -101,7 +101,6 @@ async def commit_staged(app: Any, stores: Sequence[StagedStore]) -> int:
             cached.forget(key)
             count[2] += 1
         else:
-            changelog = table.changelog_topic.get_topic_name()
             batch = batches.get((changelog, partition))
             if batch is None:
                 batch = batches[(changelog, partition)] = _write_batch(data)

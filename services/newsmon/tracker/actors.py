@@ -9,7 +9,7 @@ idempotent: an article counts once per actor however often it is replayed.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import MutableMapping
+from collections.abc import Callable, MutableMapping
 from typing import Any
 
 from newsmon.core.bundles import partition_of
@@ -130,13 +130,26 @@ class ActorRegistry:
         if "entities" not in item:
             # Companions were {"id", "name"} objects in the first versions, [id, name] after.
             co = [(r["id"], r["name"]) if isinstance(r, dict) else r for r in item["co"]]
-            result = self._count(key, item, item["entity"], co, checked=False)
-            return [] if result is None else [(key, result)]
-        entities = item["entities"]
+            return self._count_article(item, [item["entity"]], lambda ent: co)
+        return self._count_article(
+            item,
+            item["entities"],
+            lambda ent: [r for r in item["co"] if r[0] != ent["id"]][:CO_PER_SIGHTING],
+        )
+
+    def _count_article(
+        self,
+        s: Sighting,
+        entities: list[dict[str, Any]],
+        companions: Callable[[dict[str, Any]], list[Any]],
+    ) -> list[tuple[str, ActorSalience]]:
+        """Count the article `s`'s sightings of `entities` (one partition's) that its dedup
+        entry does not list yet, each once; the records to publish, by actor id."""
         if not entities:
             return []
-        counted_at = counted_key(item["article_id"], entities[0]["id"])
-        counted = set(self.seen.get(counted_at) or [])
+        counted_at = counted_key(s["article_id"], entities[0]["id"])
+        listed = self.seen.get(counted_at) or []
+        counted = set(listed)
         fresh = []
         for ent in entities:
             if ent["id"] not in counted:
@@ -144,26 +157,19 @@ class ActorRegistry:
                 fresh.append(ent)
         if not fresh:
             return []
-        self.seen[counted_at] = [*(self.seen.get(counted_at) or []), *(e["id"] for e in fresh)]
+        self.seen[counted_at] = [*listed, *(e["id"] for e in fresh)]
         out = []
         for ent in fresh:
-            co = [r for r in item["co"] if r[0] != ent["id"]][:CO_PER_SIGHTING]
-            result = self._count(ent["id"], item, ent, co, checked=True)
+            result = self._count(ent["id"], s, ent, companions(ent))
             if result is not None:
                 out.append((ent["id"], result))
         return out
 
     def _count(
-        self, actor_id: str, s: Sighting, ent: dict[str, Any], co_refs: list[Any], checked: bool
+        self, actor_id: str, s: Sighting, ent: dict[str, Any], co_refs: list[Any]
     ) -> ActorSalience | None:
-        """Count one sighting of `actor_id` (`ent`, in the article `s`); the record to
-        publish, or None. `checked`: the dedup entry was already checked and written."""
-        if not checked:
-            key = counted_key(s["article_id"], actor_id)
-            already = self.seen.get(key) or []
-            if actor_id in already:
-                return None
-            self.seen[key] = [*already, actor_id]
+        """Count one sighting of `actor_id` (`ent`, in the article `s`, not counted before);
+        the record to publish, or None."""
         mentions = ent["mentions"]
         if isinstance(mentions, list):  # a sighting routed by an earlier version
             ent = {**ent, "mentions": len(mentions), "evidence": mentions[:EVIDENCE_MENTIONS]}

@@ -537,16 +537,18 @@ class SeriesTracker:
         # nested in a record has a field of that name.
         return head.replace(b'"points":[]', whole, 1)
 
-    def window(self, sid: str, state: SeriesState, as_of: str) -> tuple[list[SeriesPoint], int]:
+    def window(
+        self, sid: str, state: SeriesState, as_of: str, trusted: bool = False
+    ) -> tuple[list[SeriesPoint], int]:
         """The points a record of a change at `as_of` carries (`window_dates`), and the
-        index of `as_of`'s point in them."""
+        index of `as_of`'s point in them; `trusted`: remembered points are used unchecked."""
         dates, idx = window_dates(state["point_dates"], as_of, self.window_days)
-        trusted = self._trusted()
         return [self._stored_point(sid, d, trusted) for d in dates], idx
 
     def apply(self, sid: str, report: Report) -> MetricUpdate | None:
         """Add a routed report; the update to publish, or None when it was already known."""
-        self._trusted()  # forget what a rollback or a rebalance may have taken back
+        # Forget what a rollback or a rebalance may have taken back.
+        trusted = self._trusted()
         state, point = add_report(self.store, sid, report, self.seen)
         if state is None or point is None:
             return None
@@ -557,7 +559,7 @@ class SeriesTracker:
             return None  # the date fell off the MAX_DATES cap at once
         dkey = date_key(sid, as_of)
         self._remember(dkey, self.store[dkey], point)
-        pts, idx = self.window(sid, state, as_of)
+        pts, idx = self.window(sid, state, as_of, trusted)
         return metric_update(state, report, pts, idx, self.window_days)
 
     def process(self, rec: ArticleObservations) -> list[MetricUpdate]:
