@@ -475,22 +475,42 @@ async def publish_records(
 # Service metrics (for "done" detection of the tracker and alerter)
 
 
-def counters(settings: Settings, service: str, *names: str) -> dict[str, float]:
-    """Counters of a service summed over their labels, from one /metrics scrape (NaN if the
-    page cannot be read). One scrape per poll: exposition is not free for the service."""
+def scrape(settings: Settings, service: str) -> str | None:
+    """A service's /metrics page, or None when it cannot be read."""
     url = f"http://{settings.bind_host}:{settings.port_of(service)}/metrics"
     try:
         with urllib.request.urlopen(url, timeout=5) as resp:
-            text = resp.read().decode()
+            return str(resp.read().decode())
     except OSError:
-        return dict.fromkeys(names, float("nan"))
-    totals = dict.fromkeys(names, 0.0)
+        return None
+
+
+def sample_values(text: str, name: str) -> list[float]:
+    """Every sample of metric `name` on a /metrics page, whatever its labels."""
+    values: list[float] = []
     for line in text.splitlines():
-        name = line.split("{", 1)[0].split(" ", 1)[0]
-        if name in totals:
+        if line.split("{", 1)[0].split(" ", 1)[0] == name:
             with contextlib.suppress(ValueError, IndexError):
-                totals[name] += float(line.rsplit(" ", 1)[1])
-    return totals
+                values.append(float(line.rsplit(" ", 1)[1]))
+    return values
+
+
+def counters(settings: Settings, service: str, *names: str) -> dict[str, float]:
+    """Counters of a service summed over their labels, from one /metrics scrape (NaN if the
+    page cannot be read). One scrape per poll: exposition is not free for the service."""
+    text = scrape(settings, service)
+    if text is None:
+        return dict.fromkeys(names, float("nan"))
+    return {name: sum(sample_values(text, name)) for name in names}
+
+
+def last_record_times(settings: Settings, service: str) -> tuple[float | None, float | None]:
+    """When the service consumed its last input record and produced its last output record
+    (Unix times it recorded itself, to the millisecond), or None where it has none."""
+    text = scrape(settings, service) or ""
+    ins = sample_values(text, "newsmon_records_consumed_last_timestamp_seconds")
+    outs = sample_values(text, "newsmon_records_produced_last_timestamp_seconds")
+    return (max(ins) if ins else None), (max(outs) if outs else None)
 
 
 def ops_health(settings: Settings, service: str) -> str:
@@ -542,11 +562,14 @@ def wait_consumed(
         if in_done_at is None and consumed >= expected:
             in_done_at = now
         if in_done_at is not None and now - out_changed_at >= settle_s:
+            # The polls see the end up to one interval late: the service's own times of its
+            # last input and output record are exact (and never later than the polls').
+            last_in, last_out_at = last_record_times(settings, service)
             return {
                 "first_seen_at": first[0] if first else in_done_at,
                 "consumed_when_first_seen": first[1] if first else 0.0,
-                "input_done_at": in_done_at,
-                "output_done_at": out_changed_at,
+                "input_done_at": min(in_done_at, last_in or in_done_at),
+                "output_done_at": min(out_changed_at, last_out_at or out_changed_at),
                 "consumed": consumed,
                 "produced": produced,
             }

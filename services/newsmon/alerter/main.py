@@ -44,7 +44,7 @@ from newsmon.core.faustapp import (
 )
 from newsmon.core.kafka import client_kwargs
 from newsmon.core.logs import bound_article, get_logger
-from newsmon.core.metrics import PIPELINE_LATENCY, RECORDS_IN, RECORDS_OUT
+from newsmon.core.metrics import PIPELINE_LATENCY, consumed, produced
 from newsmon.core.models import (
     ActorRecordAdapter,
     Alert,
@@ -160,7 +160,7 @@ class AlerterService:
         decode: Callable[[bytes], Any],
         evaluate: Callable[[Any], list[Alert]],
     ) -> Callable[[Any], Awaitable[None]]:
-        records_in = RECORDS_IN.labels(topic=spec.name)
+        records_in = consumed(spec.name)
 
         def evaluated(key: Any, value: bytes) -> tuple[list[tuple[str, Any]], list[Outgoing]]:
             """(candidates keyed by rule|subject, dead letters) of one input record."""
@@ -262,7 +262,7 @@ class AlerterService:
             raise
         await commit_staged(self.app, self.staged)
         for alert, body in admitted:
-            RECORDS_OUT.labels(topic=topics.ALERTS.name).inc()
+            produced(topics.ALERTS.name).inc()
             m.ALERTS.labels(kind=alert.kind, severity=alert.severity, status=alert.status).inc()
             now = utcnow()
             m.EVENT_TIME_LAG.set(max(0.0, (now - alert.event_time).total_seconds()))

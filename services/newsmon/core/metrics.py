@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from prometheus_client import Counter, Gauge, Histogram, Info
 
 SERVICE_INFO = Info("newsmon_service", "Which newsmon service this process runs")
@@ -19,6 +21,46 @@ RECORDS_IN = Counter(
 RECORDS_OUT = Counter(
     "newsmon_records_produced_total", "Records produced to a contract topic", ["topic"]
 )
+LAST_CONSUMED = Gauge(
+    "newsmon_records_consumed_last_timestamp_seconds",
+    "Unix time of the last record consumed from a contract topic",
+    ["topic"],
+)
+LAST_PRODUCED = Gauge(
+    "newsmon_records_produced_last_timestamp_seconds",
+    "Unix time of the last record produced to a contract topic",
+    ["topic"],
+)
+
+
+class Tally:
+    """A topic's records counter together with the time of its last record (both exported).
+
+    The time tells how long ago a service last read or wrote a topic (a stalled or idle
+    stage), to the millisecond rather than to the scrape interval.
+    """
+
+    __slots__ = ("_count", "_last")
+
+    def __init__(self, counter: Counter, last: Gauge, topic: str):
+        self._count = counter.labels(topic=topic)
+        self._last = last.labels(topic=topic)
+
+    def inc(self, n: int = 1) -> None:
+        self._count.inc(n)
+        self._last.set(time.time())
+
+
+def consumed(topic: str) -> Tally:
+    """The consumed-records tally of a contract topic."""
+    return Tally(RECORDS_IN, LAST_CONSUMED, topic)
+
+
+def produced(topic: str) -> Tally:
+    """The produced-records tally of a contract topic."""
+    return Tally(RECORDS_OUT, LAST_PRODUCED, topic)
+
+
 #: Seconds from an article's ingestion to a stage's output; the alerter's stage is the
 #: end-to-end latency (ingest time -> alert time).
 PIPELINE_LATENCY = Histogram(

@@ -28,7 +28,7 @@ from newsmon.core.faustapp import (
 )
 from newsmon.core.intake.validation import text_problem
 from newsmon.core.logs import bound_article, get_logger
-from newsmon.core.metrics import PIPELINE_LATENCY, RECORDS_IN, RECORDS_OUT
+from newsmon.core.metrics import PIPELINE_LATENCY, consumed, produced
 from newsmon.core.models import Article, utcnow
 from newsmon.extractor import metrics as m
 from newsmon.extractor.pipeline import STAGES, Extraction, Extractor
@@ -137,7 +137,7 @@ class ExtractorService:
         seen: set[str] = set()
         for i, (key, value) in enumerate(records):
             event = events[i] if events else None
-            RECORDS_IN.labels(topic=topics.ARTICLES_RAW.name).inc()
+            consumed(topics.ARTICLES_RAW.name).inc()
             key_text = key.decode("utf-8", "replace") if isinstance(key, bytes) else key
             try:
                 article = Article.model_validate_json(value)
@@ -203,7 +203,7 @@ class ExtractorService:
                 strict=True,
             ):
                 await self._emit(topic, article.id, serde.encode(record))
-                RECORDS_OUT.labels(topic=spec.name).inc()
+                produced(spec.name).inc()
             _BATCH.get().markers.append((event, article.id, now.isoformat()))
             for stage in STAGES:
                 m.STAGE_SECONDS.labels(stage=stage).observe(extraction.timings.get(stage, 0.0))
@@ -236,7 +236,7 @@ class ExtractorService:
             article_id=article_id,
         )
         await self._emit(self.dlq, letter.id, serde.encode(letter))
-        RECORDS_OUT.labels(topic=topics.ARTICLES_DLQ.name).inc()
+        produced(topics.ARTICLES_DLQ.name).inc()
 
 
 def run(settings: Settings) -> None:

@@ -24,7 +24,7 @@ from newsmon.core.dlq import dead_letter
 from newsmon.core.intake.records import Rejection
 from newsmon.core.kafka import producer_kwargs
 from newsmon.core.logs import bound_article, get_logger
-from newsmon.core.metrics import RECORDS_OUT
+from newsmon.core.metrics import produced
 from newsmon.core.models import Article, DeadLetter
 from newsmon.core.serde import encode
 from newsmon.core.textsafe import clean
@@ -135,7 +135,7 @@ class KafkaPublisher:
                 channel=channel, source=metrics.SOURCE_LABEL(article.source)
             ).inc()
             metrics.BYTES_PUBLISHED.labels(channel=channel).inc(len(value))
-            RECORDS_OUT.labels(topic=topics.ARTICLES_RAW.name).inc()
+            produced(topics.ARTICLES_RAW.name).inc()
 
         fut.add_done_callback(done)
         return fut
@@ -172,7 +172,7 @@ class KafkaPublisher:
         except KafkaError as exc:
             metrics.PUBLISH_ERRORS.labels(topic=topics.ARTICLES_DLQ.name).inc()
             raise PublishError(f"Kafka did not accept a dead letter: {exc}") from exc
-        RECORDS_OUT.labels(topic=topics.ARTICLES_DLQ.name).inc()
+        produced(topics.ARTICLES_DLQ.name).inc()
 
     async def flush(self) -> None:
         if self._producer is not None:

@@ -40,7 +40,7 @@ from newsmon.core.faustapp import (
     send_started,
 )
 from newsmon.core.logs import bound_article, get_logger
-from newsmon.core.metrics import PIPELINE_LATENCY, RECORDS_IN, RECORDS_OUT
+from newsmon.core.metrics import PIPELINE_LATENCY, consumed, produced
 from newsmon.core.models import (
     ActorSalience,
     ArticleEntities,
@@ -178,7 +178,7 @@ class TrackerService:
         route: Callable[[Any], list[tuple[str, dict[str, Any]]]],
         out: Any,
     ) -> Callable[[Any], Awaitable[None]]:
-        records_in = RECORDS_IN.labels(topic=spec.name)
+        records_in = consumed(spec.name)
         event_lag = m.EVENT_TIME_LAG.labels(input=spec.name)
         processing_lag = m.PROCESSING_LAG.labels(input=spec.name)
 
@@ -293,7 +293,7 @@ class TrackerService:
         def publish(sid: str, update: MetricUpdate) -> Outgoing:
             return self.metrics_out, sid, self.series.encode(update)
 
-        records_out = RECORDS_OUT.labels(topic=topics.METRICS.name)
+        records_out = produced(topics.METRICS.name)
 
         def published(sid: str, update: MetricUpdate) -> None:
             records_out.inc()
@@ -320,7 +320,7 @@ class TrackerService:
         def publish(actor_id: str, rec: ActorSalience) -> Outgoing:
             return self.actors_out, actor_id, serde.encode(rec)
 
-        records_out = RECORDS_OUT.labels(topic=topics.ACTORS.name)
+        records_out = produced(topics.ACTORS.name)
 
         def published(actor_id: str, rec: ActorSalience) -> None:
             records_out.inc()
@@ -346,7 +346,7 @@ class TrackerService:
             # news.actors is keyed by actor id (topics.ACTORS.key_field), for tone records too.
             return self.actors_out, rec.actor.id, serde.encode(rec)
 
-        records_out = RECORDS_OUT.labels(topic=topics.ACTORS.name)
+        records_out = produced(topics.ACTORS.name)
 
         def published(pair: str, rec: RelationTone) -> None:
             records_out.inc()
