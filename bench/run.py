@@ -1297,7 +1297,10 @@ def run_kafka_stages(
     def feed_tracker() -> dict[str, Any]:
         kinds = ("entities", "observations", "events")
         if w1 is not None:
-            recs = {k: w1.decoded(k) for k in kinds}
+            # In article order (generated ids sort by index): the topics are read partition
+            # by partition, in an order that changes from run to run, and "the first
+            # articles" would otherwise be a different sample each time.
+            recs = {k: sorted(w1.decoded(k), key=lambda r: str(r["article_id"])) for k in kinds}
             res["feed_source"] = "the extractor service's records of the 1-worker run"
         elif extracted:
             recs = {k: [json.loads(r[i]) for r in extracted] for i, k in enumerate(kinds)}
