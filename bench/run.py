@@ -555,8 +555,9 @@ def wait_consumed(
     counters stay still for `settle_s`. Returns when consumption was first seen (and how much
     was consumed then), and when input and output finished (wall times); with the service's
     `pid`, also the CPU seconds it and the whole machine spent from the first poll that saw
-    it consuming to the end (`service_cpu_s`, `machine_cpu_s`, and `machine_steal_s`, the
-    time the hypervisor gave to other guests: where the time went)."""
+    it ready or consuming to the last poll that saw a counter move (`service_cpu_s`,
+    `machine_cpu_s`, `machine_steal_s`: the time the hypervisor gave to other guests; over
+    `cpu_window_s`): where the time went."""
     from newsmon.ops.stack import group_lag
 
     def drained(svc: str) -> bool:
@@ -568,7 +569,11 @@ def wait_consumed(
 
     deadline = time.monotonic() + timeout
     first: tuple[float, float] | None = None
-    cpu_at_first: tuple[float | None, tuple[float, float] | None] | None = None
+    # (wall time, service CPU, machine busy and steal) at the clock's start and at the last
+    # poll that saw a counter move.
+    cpu_at_first: tuple[float, float | None, tuple[float, float] | None] | None = None
+    cpu_at_change: tuple[float, float | None, tuple[float, float] | None] | None = None
+    last_in = -1.0
     idle_at: float | None = None
     in_done_at: float | None = None
     last_out = -1.0
@@ -596,7 +601,10 @@ def wait_consumed(
         elif first is None:
             idle_at = now
         if first is not None and cpu_at_first is None:
-            cpu_at_first = (cpu_seconds(pid), machine_busy_seconds())
+            cpu_at_first = (now, cpu_seconds(pid), machine_busy_seconds())
+        if cpu_at_first is not None and (produced != last_out or consumed != last_in):
+            cpu_at_change = (now, cpu_seconds(pid), machine_busy_seconds())
+        last_in = consumed
         if produced != last_out:
             last_out, out_changed_at = produced, now
         if in_done_at is None and consumed >= expected:
@@ -604,21 +612,22 @@ def wait_consumed(
         if in_done_at is not None and now - out_changed_at >= settle_s and drained(service):
             # The polls see the end up to one interval late: the service's own times of its
             # last input and output record are exact (and never later than the polls').
-            last_in, last_out_at = last_record_times(settings, service)
+            stamp_in, stamp_out = last_record_times(settings, service)
             used: dict[str, float] = {}
-            if cpu_at_first is not None:
-                svc_cpu, machine = cpu_seconds(pid), machine_busy_seconds()
-                if svc_cpu is not None and cpu_at_first[0] is not None:
-                    used["service_cpu_s"] = round(svc_cpu - cpu_at_first[0], 2)
-                if machine is not None and cpu_at_first[1] is not None:
-                    used["machine_cpu_s"] = round(machine[0] - cpu_at_first[1][0], 2)
-                    used["machine_steal_s"] = round(machine[1] - cpu_at_first[1][1], 2)
+            if cpu_at_first is not None and cpu_at_change is not None:
+                (t0, svc0, mach0), (t1, svc1, mach1) = cpu_at_first, cpu_at_change
+                used["cpu_window_s"] = round(t1 - t0, 2)
+                if svc0 is not None and svc1 is not None:
+                    used["service_cpu_s"] = round(svc1 - svc0, 2)
+                if mach0 is not None and mach1 is not None:
+                    used["machine_cpu_s"] = round(mach1[0] - mach0[0], 2)
+                    used["machine_steal_s"] = round(mach1[1] - mach0[1], 2)
             return {
                 **used,
                 "first_seen_at": first[0] if first else in_done_at,
                 "consumed_when_first_seen": first[1] if first else 0.0,
-                "input_done_at": min(in_done_at, last_in or in_done_at),
-                "output_done_at": min(out_changed_at, last_out_at or out_changed_at),
+                "input_done_at": min(in_done_at, stamp_in or in_done_at),
+                "output_done_at": min(out_changed_at, stamp_out or out_changed_at),
                 "consumed": consumed,
                 "produced": produced,
             }
@@ -1017,7 +1026,7 @@ def fed_runs(
         cpu = ""
         if "service_cpu_s" in stats and "machine_cpu_s" in stats:
             cpu = (
-                f", in {stats['seconds_to_last_output']} s: {service} CPU "
+                f", in {stats['cpu_window_s']} s: {service} CPU "
                 f"{stats['service_cpu_s']} s, machine {stats['machine_cpu_s']} s busy, "
                 f"{stats.get('machine_steal_s', 0)} s stolen"
             )
@@ -1029,6 +1038,7 @@ def fed_runs(
         "records_per_s",
         "speed_probe_s",
         "seconds_to_last_output",
+        "cpu_window_s",
         "service_cpu_s",
         "machine_cpu_s",
         "machine_steal_s",
@@ -1114,9 +1124,8 @@ def feed_service(
         "records_per_s": round(total * share / t_all, 1),
         "observations_per_s": round(items * share / t_all, 1),
     }
-    # CPU from the clock's start to the end of the wait (the service idles in the last
-    # `settle_s`): the service's own share of a core, and the machine's cores busy in all.
-    for name in ("service_cpu_s", "machine_cpu_s", "machine_steal_s"):
+    # Where the run's time went: the service's own CPU, both cores' busy time in all.
+    for name in ("cpu_window_s", "service_cpu_s", "machine_cpu_s", "machine_steal_s"):
         if name in done:
             stats[name] = done[name]
     return stats, ({k: outputs.decoded(k) for k in collect_outputs} if outputs else {})
@@ -1547,7 +1556,7 @@ def table(res: dict[str, Any]) -> str:
             return None
         parts = [
             f"{r['service_cpu_s']}/{r.get('machine_cpu_s', '?')}/{r.get('machine_steal_s', '?')}"
-            f" in {r['seconds_to_last_output']}"
+            f" in {r.get('cpu_window_s', '?')}"
             for r in done
         ]
         return ", ".join(parts) + " s"
