@@ -521,12 +521,12 @@ def ops_health(settings: Settings, service: str) -> str:
 
 def cpu_seconds(pid: int | None) -> float | None:
     """CPU seconds (user + system) a process has used, or None when it cannot be read."""
-    if pid is None:
+    from newsmon.core.procinfo import process_stat
+
+    fields = None if pid is None else process_stat(pid)
+    if fields is None:
         return None
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except (OSError, IndexError):
-        return None
+    # utime and stime, fields 14 and 15 of the whole line (`man 5 proc`).
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 

@@ -15,8 +15,16 @@ def process_stats() -> Iterator[tuple[int, list[str]]]:
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        yield int(entry.name), stat.rsplit(")", 1)[1].split()
+        fields = process_stat(int(entry.name))
+        if fields is not None:
+            yield int(entry.name), fields
+
+
+def process_stat(pid: int) -> list[str] | None:
+    """The fields of /proc/<pid>/stat after the command name (see `process_stats`), or None
+    when there is no such process."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return stat.rsplit(")", 1)[1].split()
