@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import time
 
 from prometheus_client import Counter, Gauge, Histogram, Info
@@ -51,11 +52,15 @@ class Tally:
         self._last.set(time.time())
 
 
+# One tally per topic, made once: callers on per-record paths (the ingester's publisher, the
+# extractor) ask for it at each record, and each `labels()` lookup takes a lock.
+@functools.cache
 def consumed(topic: str) -> Tally:
     """The consumed-records tally of a contract topic."""
     return Tally(RECORDS_IN, LAST_CONSUMED, topic)
 
 
+@functools.cache
 def produced(topic: str) -> Tally:
     """The produced-records tally of a contract topic."""
     return Tally(RECORDS_OUT, LAST_PRODUCED, topic)

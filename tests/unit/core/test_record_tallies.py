@@ -25,3 +25,15 @@ def test_a_tally_counts_and_stamps_its_last_record() -> None:
     assert registry.get_sample_value("t_records_total", labels) == 3
     stamp = registry.get_sample_value("t_records_last_timestamp_seconds", labels)
     assert stamp is not None and before <= stamp <= after
+
+
+def test_a_topic_has_one_tally_for_the_life_of_the_process() -> None:
+    from newsmon.core.metrics import RECORDS_IN, consumed, produced
+
+    labels = {"topic": "tally-test"}
+    before = RECORDS_IN.labels(**labels)._value.get()
+    assert consumed("tally-test") is consumed("tally-test")
+    assert produced("tally-test") is not consumed("tally-test")
+    consumed("tally-test").inc()
+    consumed("tally-test").inc(2)
+    assert RECORDS_IN.labels(**labels)._value.get() == before + 3
