@@ -544,44 +544,69 @@ def machine_busy_seconds() -> tuple[float, float] | None:
 
 
 def wait_consumed(
-    settings: Settings,
+    settings: Settings | Sequence[Settings],
     service: str,
     expected: int,
     timeout: float,
     settle_s: float = 3.0,
-    pid: int | None = None,
-) -> dict[str, float]:
+    pid: int | Sequence[int | None] | None = None,
+    clock_on_health: bool = True,
+) -> dict[str, Any]:
     """Poll a service's counters until it consumed `expected` input records and its output
     counters stay still for `settle_s`. Returns when consumption was first seen (and how much
     was consumed then), and when input and output finished (wall times); with the service's
     `pid`, also the CPU seconds it and the whole machine spent from the first poll that saw
     it ready or consuming to the last poll that saw a counter move (`service_cpu_s`,
     `machine_cpu_s`, `machine_steal_s`: the time the hypervisor gave to other guests; over
-    `cpu_window_s`): where the time went."""
+    `cpu_window_s`): where the time went.
+
+    `settings` may list the settings of every worker of one group (their ports differ), and
+    `pid` their pids: counters and CPU are then summed over the workers. Without
+    `clock_on_health` the clock starts only when consumption starts (workers started and
+    ready before their input was published)."""
     from newsmon.ops.stack import group_lag
+
+    members = [settings] if isinstance(settings, Settings) else list(settings)
+    pids = [pid] if pid is None or isinstance(pid, int) else list(pid)
+
+    def read_counters() -> dict[str, float]:
+        names = ("newsmon_records_consumed_total", "newsmon_records_produced_total")
+        pages = [counters(m, service, *names) for m in members]
+        return {n: sum(p[n] for p in pages) for n in names}
+
+    def all_healthy() -> bool:
+        return all(ops_health(m, service) == "ok" for m in members)
+
+    def record_times() -> tuple[float | None, float | None]:
+        stamps = [last_record_times(m, service) for m in members]
+        ins = [i for i, _ in stamps if i is not None]
+        outs = [o for _, o in stamps if o is not None]
+        return (max(ins) if ins else None), (max(outs) if outs else None)
+
+    def cpu_used() -> list[float] | None:
+        used = [cpu_seconds(p) for p in pids]
+        return None if None in used else [u for u in used if u is not None]
 
     def drained(svc: str) -> bool:
         # Outputs still for `settle_s` is not enough: a stateful stage that pauses looks
         # finished. Its group must also have committed every input and internal record (seen
         # once without this check: a fed tracker run of 12,964 observations/s, between runs
         # of 3,776 and 2,600, whose wall time was shorter than the others' by 13-22 s).
-        return asyncio.run(group_lag(settings)).get(svc, 0) == 0
+        return asyncio.run(group_lag(members[0])).get(svc, 0) == 0
 
     deadline = time.monotonic() + timeout
     first: tuple[float, float] | None = None
     # (wall time, service CPU, machine busy and steal) at the clock's start and at the last
     # poll that saw a counter move.
-    cpu_at_first: tuple[float, float | None, tuple[float, float] | None] | None = None
-    cpu_at_change: tuple[float, float | None, tuple[float, float] | None] | None = None
+    cpu_at_first: tuple[float, list[float] | None, tuple[float, float] | None] | None = None
+    cpu_at_change: tuple[float, list[float] | None, tuple[float, float] | None] | None = None
     last_in = -1.0
     idle_at: float | None = None
     in_done_at: float | None = None
     last_out = -1.0
     out_changed_at = time.time()
     while time.monotonic() < deadline:
-        got = counters(
-            settings, service, "newsmon_records_consumed_total", "newsmon_records_produced_total"
-        )
+        got = read_counters()
         consumed = got["newsmon_records_consumed_total"]
         produced = got["newsmon_records_produced_total"]
         now = time.time()
@@ -596,14 +621,14 @@ def wait_consumed(
         # idle (at most 0.1 s before): the clock starts there, with nothing consumed.
         if first is None and consumed > 0 and idle_at is not None:
             first = (idle_at, 0.0)
-        elif first is None and (consumed > 0 or ops_health(settings, service) == "ok"):
+        elif first is None and (consumed > 0 or (clock_on_health and all_healthy())):
             first = (now, consumed)
         elif first is None:
             idle_at = now
         if first is not None and cpu_at_first is None:
-            cpu_at_first = (now, cpu_seconds(pid), machine_busy_seconds())
+            cpu_at_first = (now, cpu_used(), machine_busy_seconds())
         if cpu_at_first is not None and (produced != last_out or consumed != last_in):
-            cpu_at_change = (now, cpu_seconds(pid), machine_busy_seconds())
+            cpu_at_change = (now, cpu_used(), machine_busy_seconds())
         last_in = consumed
         if produced != last_out:
             last_out, out_changed_at = produced, now
@@ -612,13 +637,16 @@ def wait_consumed(
         if in_done_at is not None and now - out_changed_at >= settle_s and drained(service):
             # The polls see the end up to one interval late: the service's own times of its
             # last input and output record are exact (and never later than the polls').
-            stamp_in, stamp_out = last_record_times(settings, service)
-            used: dict[str, float] = {}
+            stamp_in, stamp_out = record_times()
+            used: dict[str, Any] = {}
             if cpu_at_first is not None and cpu_at_change is not None:
                 (t0, svc0, mach0), (t1, svc1, mach1) = cpu_at_first, cpu_at_change
                 used["cpu_window_s"] = round(t1 - t0, 2)
                 if svc0 is not None and svc1 is not None:
-                    used["service_cpu_s"] = round(svc1 - svc0, 2)
+                    used["service_cpu_s"] = round(sum(svc1) - sum(svc0), 2)
+                    if len(members) > 1:
+                        per_worker = [round(b - a, 2) for a, b in zip(svc0, svc1, strict=True)]
+                        used["worker_cpu_s"] = per_worker
                 if mach0 is not None and mach1 is not None:
                     used["machine_cpu_s"] = round(mach1[0] - mach0[0], 2)
                     used["machine_steal_s"] = round(mach1[1] - mach0[1], 2)
@@ -630,6 +658,18 @@ def wait_consumed(
                 "output_done_at": min(out_changed_at, stamp_out or out_changed_at),
                 "consumed": consumed,
                 "produced": produced,
+                **(
+                    {
+                        "worker_consumed": [
+                            counters(m, service, "newsmon_records_consumed_total")[
+                                "newsmon_records_consumed_total"
+                            ]
+                            for m in members
+                        ]
+                    }
+                    if len(members) > 1
+                    else {}
+                ),
             }
         # Every poll renders the service's whole /metrics page (CPU the service would
         # otherwise spend on its records): ten times a second until the service is first seen
@@ -1030,6 +1070,9 @@ def fed_runs(
                 f"{stats['service_cpu_s']} s, machine {stats['machine_cpu_s']} s busy, "
                 f"{stats.get('machine_steal_s', 0)} s stolen"
             )
+            if "worker_cpu_s" in stats:
+                cpu += f"; by worker: CPU {stats['worker_cpu_s']} s"
+                cpu += f", records {stats.get('worker_consumed')}"
         log(f"{service} fed run {i + 1}/{runs}: {rate} {unit} (speed probe {probe} s{cpu})")
     ordered = sorted(results, key=lambda r: r["observations_per_s"])
     median = dict(ordered[(len(ordered) - 1) // 2])
@@ -1042,6 +1085,8 @@ def fed_runs(
         "service_cpu_s",
         "machine_cpu_s",
         "machine_steal_s",
+        "worker_cpu_s",
+        "worker_consumed",
     )
     median["runs"] = [{k: r[k] for k in kept if k in r} for r in results]
     return median, first_outs
@@ -1070,6 +1115,26 @@ async def create_deletable(settings: Settings, specs: Sequence[topics.TopicSpec]
         await admin.close()
 
 
+def wait_group_ready(
+    members: Sequence[Settings], service: str, workers: int, timeout: float
+) -> None:
+    """Until every worker of the group is healthy (assigned, not rebalancing) and holds
+    partitions, twice in a row one second apart."""
+    from newsmon.ops.stack import health
+
+    deadline = time.monotonic() + timeout
+    stable = 0
+    while time.monotonic() < deadline:
+        pages = [health(m, service, timeout=1.0) for m in members]
+        ready = all(st == "ok" and detail.get("assigned") for st, detail in pages)
+        stable = stable + 1 if ready else 0
+        if stable >= 2:
+            return
+        time.sleep(1.0)
+    states = [st for st, _ in (health(m, service, timeout=1.0) for m in members)]
+    raise TimeoutError(f"the {workers} {service} workers were not all ready: {states}")
+
+
 def feed_service(
     stack: Stack,
     service: str,
@@ -1078,34 +1143,77 @@ def feed_service(
     items: int,
     collect_outputs: Sequence[str] = (),
     run: int = 1,
+    workers: int = 1,
 ) -> tuple[dict[str, Any], dict[str, list[dict[str, Any]]]]:
     """Start `service` alone on fresh topics and a fresh state folder (one per `run`), publish
     the records, time until consumed; returns the figures and the decoded records of
-    `collect_outputs` (output kinds)."""
+    `collect_outputs` (output kinds). With `workers` > 1, that many processes of the service
+    in one group, each with its own port and state folder."""
     from newsmon.ops import stack as ops
     from newsmon.ops.topics import ensure_topics
 
-    settings = stack.settings(f"feed-{service}" if run == 1 else f"feed-{service}-{run}")
+    name = f"feed-{service}" + (f"-{workers}workers" if workers > 1 else "")
+    settings = stack.settings(name if run == 1 else f"{name}-{run}")
+    # The other workers' state folders are inside the first one's (no run's name is another
+    # run's worker's: a worker started on another run's RocksDB files refuses them).
+    members = [settings] + [
+        settings.model_copy(
+            update={f"{service}_port": free_port(), "state_dir": settings.state_dir / f"worker{i}"}
+        )
+        for i in range(2, workers + 1)
+    ]
     asyncio.run(create_deletable(settings, list(inputs.values())))
     asyncio.run(ensure_topics(settings))
     total = sum(len(v) for v in records.values())
 
-    # Fill the input topics first, then start the service: the figure is the service's own
-    # rate, from the first record it is seen to consume to its last output, not the producer's.
     async def fill() -> None:
         await asyncio.gather(
             *(publish_records(settings, inputs[k], v) for k, v in records.items() if v)
         )
 
-    t = time.monotonic()
-    asyncio.run(fill())
-    fill_s = time.monotonic() - t
-    stack.start(settings, [service], label=" (fed)", wait=False)
+    filled: dict[str, Any] = {}
+
+    def fill_in_thread() -> threading.Thread:
+        def target() -> None:
+            t = time.monotonic()
+            try:
+                asyncio.run(fill())
+            except Exception as exc:  # reported by the caller
+                filled["error"] = exc
+            filled["s"] = time.monotonic() - t
+
+        thread = threading.Thread(target=target, name="bench-fill", daemon=True)
+        thread.start()
+        return thread
+
+    if workers == 1:
+        # Fill the input topics first, then start the service: the figure is the service's
+        # own rate, from the first record it is seen to consume to its last output, not the
+        # producer's.
+        fill_in_thread().join()
+        stack.start(settings, [service], label=" (fed)", wait=False)
+    else:
+        # Every worker in the group and holding its partitions before the input is
+        # published: a worker joining mid-run would stop the others for a rebalance. The
+        # clock starts at the first record consumed (publishing is much faster than the
+        # service: 0.3 s for the tracker's default feed).
+        for i, member in enumerate(members, 1):
+            stack.start(member, [service], label=f" (fed #{i})", wait=False)
+        wait_group_ready(members, service, workers, timeout=240)
     try:
-        pid = ops.service_status(settings, service).pid
-        done = wait_consumed(settings, service, total, timeout=1800, pid=pid)
+        pids = [ops.service_status(m, service).pid for m in members]
+        thread = fill_in_thread() if workers > 1 else None
+        done = wait_consumed(
+            members, service, total, timeout=1800, pid=pids, clock_on_health=workers == 1
+        )
+        if thread is not None:
+            thread.join()
     finally:
-        ops.stop_service(settings, service)
+        for member in members:
+            ops.stop_service(member, service)
+    if "error" in filled:
+        raise RuntimeError(f"publishing the feed failed: {filled['error']}")
+    fill_s = filled["s"]
     t0 = done["first_seen_at"]
     share = 1.0 - done["consumed_when_first_seen"] / total  # what was measured of the feed
     t_in = done["input_done_at"] - t0
@@ -1114,6 +1222,7 @@ def feed_service(
         raise RuntimeError("the feed was consumed before it could be timed; feed more (--feed)")
     outputs = collect(settings, {}, kinds=collect_outputs) if collect_outputs else None
     stats = {
+        "workers": workers,
         "input_records": total,
         "items": items,
         "fill_s": round(fill_s, 2),
@@ -1125,7 +1234,14 @@ def feed_service(
         "observations_per_s": round(items * share / t_all, 1),
     }
     # Where the run's time went: the service's own CPU, both cores' busy time in all.
-    for name in ("cpu_window_s", "service_cpu_s", "machine_cpu_s", "machine_steal_s"):
+    for name in (
+        "cpu_window_s",
+        "service_cpu_s",
+        "machine_cpu_s",
+        "machine_steal_s",
+        "worker_cpu_s",
+        "worker_consumed",
+    ):
         if name in done:
             stats[name] = done[name]
     return stats, ({k: outputs.decoded(k) for k in collect_outputs} if outputs else {})
@@ -1334,15 +1450,16 @@ def run_kafka_stages(
         inputs = {k: OUTPUTS[k][0] for k in kinds}
         all_items = sum(logic["items"].values())
 
-        def once(run: int) -> tuple[dict[str, Any], Any]:
+        def once(run: int, workers: int = 1) -> tuple[dict[str, Any], Any]:
             stats, outs = feed_service(
                 stack,
                 "tracker",
                 inputs,
                 data,
                 per_copy * copies,
-                ("metrics", "actors") if run == 1 else (),
+                ("metrics", "actors") if run == 1 and workers == 1 else (),
                 run=run,
+                workers=workers,
             )
             # Every routed item (observations, actor sightings, events) in the same time.
             stats["items_per_s"] = round(
@@ -1352,7 +1469,21 @@ def run_kafka_stages(
 
         stats, outs = fed_runs(opts.fed_runs, once, "tracker", "observations/s")
         fed.update(outs)
-        return {**stats, "all_items": all_items, "logic": logic}
+        result = {**stats, "all_items": all_items, "logic": logic}
+        if "tracker_fed_2_workers" not in opts.skip:
+            # The tracker scales by partitions like the extractor: two processes in one group
+            # (state is partitioned by series / actor / pair), on the same feed.
+            try:
+                result["workers_2"] = fed_runs(
+                    opts.fed_runs,
+                    lambda run: once(run, workers=2),
+                    "tracker (2 workers)",
+                    "observations/s",
+                )[0]
+            except Exception as exc:
+                res["errors"]["tracker_fed_2_workers"] = f"{type(exc).__name__}: {exc}"
+                log(f"tracker_fed_2_workers FAILED: {exc}")
+        return result
 
     res["tracker"] = stage("tracker_fed", feed_tracker)
 
@@ -1506,6 +1637,10 @@ def derive(res: dict[str, Any]) -> None:
     for svc in ("tracker", "alerter"):
         v = (res.get(svc) or {}).get("observations_per_s")
         target(f"{svc} observations/s (fed directly)", "≥ 5000", v, v is not None and v >= 5000)
+    # The tracker scaled by partitions (two processes in one group), reported beside it.
+    v = ((res.get("tracker") or {}).get("workers_2") or {}).get("observations_per_s")
+    if v is not None:
+        target("tracker observations/s (fed directly, 2 workers)", "≥ 5000", v, v >= 5000)
     res["targets"] = targets
 
 
@@ -1544,14 +1679,14 @@ def table(res: dict[str, Any]) -> str:
         else:
             add(f"  {label} p50/p95/p99", None)
 
-    def runs(svc: str) -> str | None:
-        done = _get(res, svc, "runs") or []
+    def runs(*svc: str) -> str | None:
+        done = _get(res, *svc, "runs") or []
         rates = ", ".join(str(r["observations_per_s"]) for r in done)
         probes = ", ".join(str(r["speed_probe_s"]) for r in done)
         return f"{rates} (speed probe {probes} s)" if done else None
 
-    def cpu(svc: str) -> str | None:
-        done = [r for r in _get(res, svc, "runs") or [] if "service_cpu_s" in r]
+    def cpu(*svc: str) -> str | None:
+        done = [r for r in _get(res, *svc, "runs") or [] if "service_cpu_s" in r]
         if not done:
             return None
         parts = [
@@ -1566,6 +1701,19 @@ def table(res: dict[str, Any]) -> str:
     add("  CPU: service/machine/stolen", cpu("tracker"))
     add("  all items (sightings, events too)", g("tracker", "items_per_s"), "items/s")
     add("  its logic in process", g("tracker", "logic", "observations_per_s"), "observations/s")
+    if g("tracker", "workers_2") is not None:
+        add(
+            "tracker, 2 workers in one group",
+            g("tracker", "workers_2", "observations_per_s"),
+            "observations/s",
+        )
+        add("  every run", runs("tracker", "workers_2"))
+        add("  CPU: both workers/machine/stolen", cpu("tracker", "workers_2"))
+        add(
+            "  CPU of each worker (median run)",
+            g("tracker", "workers_2", "worker_cpu_s"),
+            "s",
+        )
     add("alerter (fed directly, median run)", g("alerter", "observations_per_s"), "records/s")
     add("  every run", runs("alerter"))
     add("  CPU: service/machine/stolen", cpu("alerter"))
@@ -1619,7 +1767,7 @@ def parse_args(argv: Sequence[str] | None) -> Options:
         "--skip",
         default="",
         help="comma-separated stages to skip (nlp_and_extractor, transport, pipeline_1_worker, "
-        "latency_half_rate, pipeline_2_workers, tracker_fed, alerter_fed)",
+        "latency_half_rate, pipeline_2_workers, tracker_fed, tracker_fed_2_workers, alerter_fed)",
     )
     p.add_argument("--broker-heap", default="1g")
     p.add_argument("--keep-state", action="store_true", help="keep the temporary state folder")

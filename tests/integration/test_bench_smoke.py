@@ -111,6 +111,38 @@ def test_tracker_fed_directly_reports_throughput_and_memory(
     assert memory.report()["tracker (fed)"]["peak_rss_mib"] > 0
 
 
+@pytest.mark.kafka
+@pytest.mark.timeout(240)
+def test_two_tracker_workers_share_the_feed_and_both_are_measured(
+    contract_topics: Settings, tmp_path: Path
+) -> None:
+    """Two tracker processes in one group, both ready before the feed is published, consume
+    it between them; the figures sum both workers' records and CPU."""
+    memory = bench.MemorySampler(interval=0.2).start()
+    stack = bench.Stack(contract_topics, tmp_path, memory)
+    recs = _extractor_records(5)
+    data = bench.replicate(recs, dict.fromkeys(recs, "article_id"), copies=60)
+    try:
+        stats, _ = bench.feed_service(
+            stack, "tracker", {k: bench.OUTPUTS[k][0] for k in recs}, data, 300, workers=2
+        )
+    finally:
+        stack.stop_all()
+        memory.stop()
+    assert stats["workers"] == 2
+    assert stats["input_records"] == 900
+    assert stats["observations_per_s"] > 0
+    # Each worker held partitions and consumed part of the feed; together, all of it.
+    consumed = stats["worker_consumed"]
+    assert len(consumed) == 2 and all(c > 0 for c in consumed)
+    assert sum(consumed) >= 900
+    assert len(stats["worker_cpu_s"]) == 2
+    assert abs(sum(stats["worker_cpu_s"]) - stats["service_cpu_s"]) <= 0.02
+    report = memory.report()
+    assert report["tracker (fed #1)"]["peak_rss_mib"] > 0
+    assert report["tracker (fed #2)"]["peak_rss_mib"] > 0
+
+
 def test_replicated_copies_get_new_ids_and_later_dates() -> None:
     """Copies of fed records carry suffixed ids and dates moved past the sample's span."""
     recs = _extractor_records(2)
