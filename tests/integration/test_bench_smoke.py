@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -141,6 +142,30 @@ def test_two_tracker_workers_share_the_feed_and_both_are_measured(
     report = memory.report()
     assert report["tracker (fed #1)"]["peak_rss_mib"] > 0
     assert report["tracker (fed #2)"]["peak_rss_mib"] > 0
+    # The run's topics (inputs, outputs, internal, changelogs) are gone from the broker.
+    left = [t for t in _topics(contract_topics) if ".feed-tracker-2workers." in t]
+    for _ in range(20):  # a deletion reaches the broker's metadata within moments
+        if not left:
+            break
+        time.sleep(0.5)
+        left = [t for t in _topics(contract_topics) if ".feed-tracker-2workers." in t]
+    assert not left
+
+
+def _topics(settings: Settings) -> list[str]:
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    from newsmon.core.kafka import client_kwargs
+
+    async def names() -> list[str]:
+        admin = AIOKafkaAdminClient(**client_kwargs(settings))
+        await admin.start()
+        try:
+            return list(await admin.list_topics())
+        finally:
+            await admin.close()
+
+    return asyncio.run(names())
 
 
 def test_replicated_copies_get_new_ids_and_later_dates() -> None:
