@@ -650,6 +650,9 @@ def wait_consumed(
                 if mach0 is not None and mach1 is not None:
                     used["machine_cpu_s"] = round(mach1[0] - mach0[0], 2)
                     used["machine_steal_s"] = round(mach1[1] - mach0[1], 2)
+            if len(members) > 1:
+                name = "newsmon_records_consumed_total"
+                used["worker_consumed"] = [counters(m, service, name)[name] for m in members]
             return {
                 **used,
                 "first_seen_at": first[0] if first else in_done_at,
@@ -658,18 +661,6 @@ def wait_consumed(
                 "output_done_at": min(out_changed_at, stamp_out or out_changed_at),
                 "consumed": consumed,
                 "produced": produced,
-                **(
-                    {
-                        "worker_consumed": [
-                            counters(m, service, "newsmon_records_consumed_total")[
-                                "newsmon_records_consumed_total"
-                            ]
-                            for m in members
-                        ]
-                    }
-                    if len(members) > 1
-                    else {}
-                ),
             }
         # Every poll renders the service's whole /metrics page (CPU the service would
         # otherwise spend on its records): ten times a second until the service is first seen
