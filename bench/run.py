@@ -543,6 +543,17 @@ def machine_busy_seconds() -> tuple[float, float] | None:
     return busy / tick, steal / tick
 
 
+#: Where a fed run's time went, as `wait_consumed` reports it (the last two with 2+ workers).
+CPU_FIELDS = (
+    "cpu_window_s",
+    "service_cpu_s",
+    "machine_cpu_s",
+    "machine_steal_s",
+    "worker_cpu_s",
+    "worker_consumed",
+)
+
+
 def wait_consumed(
     settings: Settings | Sequence[Settings],
     service: str,
@@ -1072,12 +1083,7 @@ def fed_runs(
         "records_per_s",
         "speed_probe_s",
         "seconds_to_last_output",
-        "cpu_window_s",
-        "service_cpu_s",
-        "machine_cpu_s",
-        "machine_steal_s",
-        "worker_cpu_s",
-        "worker_consumed",
+        *CPU_FIELDS,
     )
     median["runs"] = [{k: r[k] for k in kept if k in r} for r in results]
     return median, first_outs
@@ -1126,9 +1132,7 @@ async def delete_run_topics(settings: Settings) -> int:
         await admin.close()
 
 
-def wait_group_ready(
-    members: Sequence[Settings], service: str, workers: int, timeout: float
-) -> None:
+def wait_group_ready(members: Sequence[Settings], service: str, timeout: float) -> None:
     """Until every worker of the group is healthy (assigned, not rebalancing) and holds
     partitions, twice in a row one second apart."""
     from newsmon.ops.stack import health
@@ -1143,7 +1147,7 @@ def wait_group_ready(
             return
         time.sleep(1.0)
     states = [st for st, _ in (health(m, service, timeout=1.0) for m in members)]
-    raise TimeoutError(f"the {workers} {service} workers were not all ready: {states}")
+    raise TimeoutError(f"the {len(members)} {service} workers were not all ready: {states}")
 
 
 def feed_service(
@@ -1210,7 +1214,7 @@ def feed_service(
         # service: 0.3 s for the tracker's default feed).
         for i, member in enumerate(members, 1):
             stack.start(member, [service], label=f" (fed #{i})", wait=False)
-        wait_group_ready(members, service, workers, timeout=240)
+        wait_group_ready(members, service, timeout=240)
     try:
         pids = [ops.service_status(m, service).pid for m in members]
         thread = fill_in_thread() if workers > 1 else None
@@ -1249,14 +1253,7 @@ def feed_service(
         "observations_per_s": round(items * share / t_all, 1),
     }
     # Where the run's time went: the service's own CPU, both cores' busy time in all.
-    for name in (
-        "cpu_window_s",
-        "service_cpu_s",
-        "machine_cpu_s",
-        "machine_steal_s",
-        "worker_cpu_s",
-        "worker_consumed",
-    ):
+    for name in CPU_FIELDS:
         if name in done:
             stats[name] = done[name]
     return stats, ({k: outputs.decoded(k) for k in collect_outputs} if outputs else {})

@@ -7,6 +7,7 @@ import datetime as dt
 import json
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from bench import run as bench
@@ -82,24 +83,34 @@ def _extractor_records(n: int) -> dict[str, list[dict]]:
     return out
 
 
+def _feed_tracker(
+    settings: Settings, tmp_path: Path, collect: tuple[str, ...] = (), workers: int = 1
+) -> tuple[dict[str, Any], dict[str, list[dict[str, Any]]], dict[str, Any]]:
+    """A fed tracker run of 5 articles' records copied 60 times (900 records, 300
+    observations: enough that consumption cannot finish between two polls of the service);
+    its figures, collected outputs and memory report."""
+    memory = bench.MemorySampler(interval=0.2).start()
+    stack = bench.Stack(settings, tmp_path, memory)
+    recs = _extractor_records(5)
+    data = bench.replicate(recs, dict.fromkeys(recs, "article_id"), copies=60)
+    inputs = {k: bench.OUTPUTS[k][0] for k in recs}
+    try:
+        stats, outputs = bench.feed_service(
+            stack, "tracker", inputs, data, 300, collect, workers=workers
+        )
+    finally:
+        stack.stop_all()
+        memory.stop()
+    return stats, outputs, memory.report()
+
+
 @pytest.mark.kafka
 @pytest.mark.timeout(120)
 def test_tracker_fed_directly_reports_throughput_and_memory(
     contract_topics: Settings, tmp_path: Path
 ) -> None:
     """The tracker alone on fresh topics consumes every fed record; rate and RSS are reported."""
-    memory = bench.MemorySampler(interval=0.2).start()
-    stack = bench.Stack(contract_topics, tmp_path, memory)
-    recs = _extractor_records(5)
-    # Enough records that consumption cannot finish between two polls of the service.
-    data = bench.replicate(recs, dict.fromkeys(recs, "article_id"), copies=60)
-    try:
-        stats, outputs = bench.feed_service(
-            stack, "tracker", {k: bench.OUTPUTS[k][0] for k in recs}, data, 300, ("metrics",)
-        )
-    finally:
-        stack.stop_all()
-        memory.stop()
+    stats, outputs, report = _feed_tracker(contract_topics, tmp_path, ("metrics",))
     assert stats["input_records"] == 900
     assert stats["observations_per_s"] > 0
     # The end is the service's own stamp of its last output, and where the time went is told.
@@ -109,7 +120,7 @@ def test_tracker_fed_directly_reports_throughput_and_memory(
     assert stats["machine_cpu_s"] >= stats["service_cpu_s"] - 0.05
     assert stats["machine_steal_s"] >= 0
     assert outputs["metrics"], "the tracker published no series update"
-    assert memory.report()["tracker (fed)"]["peak_rss_mib"] > 0
+    assert report["tracker (fed)"]["peak_rss_mib"] > 0
 
 
 @pytest.mark.kafka
@@ -119,17 +130,7 @@ def test_two_tracker_workers_share_the_feed_and_both_are_measured(
 ) -> None:
     """Two tracker processes in one group, both ready before the feed is published, consume
     it between them; the figures sum both workers' records and CPU."""
-    memory = bench.MemorySampler(interval=0.2).start()
-    stack = bench.Stack(contract_topics, tmp_path, memory)
-    recs = _extractor_records(5)
-    data = bench.replicate(recs, dict.fromkeys(recs, "article_id"), copies=60)
-    try:
-        stats, _ = bench.feed_service(
-            stack, "tracker", {k: bench.OUTPUTS[k][0] for k in recs}, data, 300, workers=2
-        )
-    finally:
-        stack.stop_all()
-        memory.stop()
+    stats, _, report = _feed_tracker(contract_topics, tmp_path, workers=2)
     assert stats["workers"] == 2
     assert stats["input_records"] == 900
     assert stats["observations_per_s"] > 0
@@ -139,7 +140,6 @@ def test_two_tracker_workers_share_the_feed_and_both_are_measured(
     assert sum(consumed) >= 900
     assert len(stats["worker_cpu_s"]) == 2
     assert abs(sum(stats["worker_cpu_s"]) - stats["service_cpu_s"]) <= 0.02
-    report = memory.report()
     assert report["tracker (fed #1)"]["peak_rss_mib"] > 0
     assert report["tracker (fed #2)"]["peak_rss_mib"] > 0
     # The run's topics (inputs, outputs, internal, changelogs) are gone from the broker.
