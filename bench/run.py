@@ -35,6 +35,7 @@ from bench.generator import generate, reidentify, write_jsonl
 from bench.logic import alerter_logic, tracker_logic
 from newsmon.core import topics
 from newsmon.core.config import Settings, load_settings, to_env
+from newsmon.core.kafka import admin_client
 from newsmon.core.models import Article
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -304,20 +305,14 @@ def render_profiles(folder: Path) -> list[str]:
 
 
 async def _create_topic(settings: Settings, name: str, partitions: int) -> None:
-    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+    from aiokafka.admin import NewTopic
     from aiokafka.errors import TopicAlreadyExistsError
 
-    from newsmon.core.kafka import client_kwargs
-
-    admin = AIOKafkaAdminClient(**client_kwargs(settings))
-    await admin.start()
-    try:
+    async with admin_client(settings) as admin:
         with contextlib.suppress(TopicAlreadyExistsError):
             await admin.create_topics(
                 [NewTopic(name, partitions, settings.replication_factor)], timeout_ms=30000
             )
-    finally:
-        await admin.close()
 
 
 async def measure_transport(
@@ -1097,19 +1092,12 @@ async def create_deletable(settings: Settings, specs: Sequence[topics.TopicSpec]
     for every record it published, then never ends (seen once: 4,229 of 18,130 records gone).
     The services read a topic the same way whatever its cleanup policy.
     """
-    from aiokafka.admin import AIOKafkaAdminClient
-
-    from newsmon.core.kafka import client_kwargs
     from newsmon.ops.topics import new_topic
 
-    admin = AIOKafkaAdminClient(**client_kwargs(settings))
-    await admin.start()
-    try:
+    async with admin_client(settings) as admin:
         await admin.create_topics(
             [new_topic(spec, settings, **{"cleanup.policy": "delete"}) for spec in specs]
         )
-    finally:
-        await admin.close()
 
 
 async def delete_run_topics(settings: Settings) -> int:
@@ -1117,19 +1105,11 @@ async def delete_run_topics(settings: Settings) -> int:
     on the broker made later runs slower (the broker's request handling grew with them, about
     double by a third two-worker run); each run starts from the same broker. The number
     deleted."""
-    from aiokafka.admin import AIOKafkaAdminClient
-
-    from newsmon.core.kafka import client_kwargs
-
-    admin = AIOKafkaAdminClient(**client_kwargs(settings))
-    await admin.start()
-    try:
+    async with admin_client(settings) as admin:
         names = [t for t in await admin.list_topics() if t.startswith(settings.topic_prefix)]
         if names:
             await admin.delete_topics(names)
         return len(names)
-    finally:
-        await admin.close()
 
 
 def wait_group_ready(members: Sequence[Settings], service: str, timeout: float) -> None:

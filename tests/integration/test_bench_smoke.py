@@ -15,6 +15,7 @@ from bench.generator import generate
 
 from newsmon.core import serde, topics
 from newsmon.core.config import Settings
+from newsmon.core.kafka import admin_client
 from newsmon.core.models import (
     ArticleEntities,
     ArticleEvents,
@@ -153,17 +154,9 @@ def test_two_tracker_workers_share_the_feed_and_both_are_measured(
 
 
 def _topics(settings: Settings) -> list[str]:
-    from aiokafka.admin import AIOKafkaAdminClient
-
-    from newsmon.core.kafka import client_kwargs
-
     async def names() -> list[str]:
-        admin = AIOKafkaAdminClient(**client_kwargs(settings))
-        await admin.start()
-        try:
+        async with admin_client(settings) as admin:
             return list(await admin.list_topics())
-        finally:
-            await admin.close()
 
     return asyncio.run(names())
 

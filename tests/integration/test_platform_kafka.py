@@ -12,13 +12,12 @@ from pathlib import Path
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from tests.helpers import free_port
 
 from newsmon.core import models, serde, topics
 from newsmon.core.config import Settings
-from newsmon.core.kafka import client_kwargs, producer_kwargs
+from newsmon.core.kafka import admin_client, client_kwargs, producer_kwargs
 from newsmon.ops.topics import ensure_topics
 
 pytestmark = pytest.mark.kafka
@@ -34,15 +33,11 @@ async def test_topics_are_created_idempotently(kafka_settings: Callable[..., Set
     assert {s.name: s.partitions for s in second} == {
         topics.topic_name(t, settings.topic_prefix): t.partitions for t in topics.TOPICS.values()
     }
-    admin = AIOKafkaAdminClient(**client_kwargs(settings))
-    await admin.start()
-    try:
+    async with admin_client(settings) as admin:
         name = topics.topic_name(topics.METRICS, settings.topic_prefix)
         res = await admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, name)])
         entries = {c[0]: c[1] for c in res[0].resources[0][4]}
         assert entries["cleanup.policy"] == "compact"
-    finally:
-        await admin.close()
 
 
 async def test_article_round_trips_through_the_broker(contract_topics: Settings) -> None:

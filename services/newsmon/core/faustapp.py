@@ -26,7 +26,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 
 from newsmon.core import faustconsumer, logs, topics, watchdog
 from newsmon.core.config import Settings
-from newsmon.core.kafka import client_kwargs, ssl_context
+from newsmon.core.kafka import admin_client, client_kwargs, ssl_context
 from newsmon.core.metrics import (
     COMMITS_DEFERRED,
     COMMITS_HELD_BACK,
@@ -894,12 +894,10 @@ async def create_topics(
     Faust declares them itself, but a topic created in the same instant as the subscription
     can be missing from the first metadata and is then silently not consumed.
     """
-    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+    from aiokafka.admin import NewTopic
     from aiokafka.errors import TopicAlreadyExistsError
 
-    admin = AIOKafkaAdminClient(**client_kwargs(settings))
-    await admin.start()
-    try:
+    async with admin_client(settings) as admin:
         existing = set(await admin.list_topics())
         missing = [
             NewTopic(n, topics.PARTITIONS, settings.replication_factor)
@@ -918,8 +916,6 @@ async def create_topics(
         if missing:
             with contextlib.suppress(TopicAlreadyExistsError):
                 await admin.create_topics(missing)
-    finally:
-        await admin.close()
 
 
 def tune_gc(threshold: int) -> None:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ssl
+from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
 from newsmon.core.config import KafkaSecurity, Settings
@@ -42,6 +44,20 @@ def client_kwargs(settings: Settings) -> dict[str, Any]:
             sec.sasl_password.get_secret_value() if sec.sasl_password else None
         )
     return kw
+
+
+@contextlib.asynccontextmanager
+async def admin_client(settings: Settings, **options: Any) -> AsyncIterator[Any]:
+    """A started aiokafka admin client for the cluster of `settings` (with `options`), closed
+    on leaving."""
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    admin = AIOKafkaAdminClient(**client_kwargs(settings), **options)
+    await admin.start()
+    try:
+        yield admin
+    finally:
+        await admin.close()
 
 
 def producer_kwargs(settings: Settings) -> dict[str, Any]:
@@ -117,14 +133,9 @@ async def read_topic_records(
     """Every (key, value) on the topic `name` from the oldest offset to the current end, in
     partition order (no group, no commit); empty when the topic does not exist."""
     from aiokafka import AIOKafkaConsumer, TopicPartition
-    from aiokafka.admin import AIOKafkaAdminClient
 
-    admin = AIOKafkaAdminClient(**client_kwargs(settings))
-    await admin.start()
-    try:
+    async with admin_client(settings) as admin:
         described = await admin.describe_topics([name])
-    finally:
-        await admin.close()
     parts = [p["partition"] for d in described if d.get("error_code") == 0 for p in d["partitions"]]
     if not parts:
         return []

@@ -6,12 +6,12 @@ import asyncio
 import contextlib
 from dataclasses import dataclass
 
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin import NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
 from newsmon.core import topics
 from newsmon.core.config import Settings
-from newsmon.core.kafka import client_kwargs
+from newsmon.core.kafka import admin_client
 
 
 @dataclass(frozen=True)
@@ -34,9 +34,7 @@ def new_topic(spec: topics.TopicSpec, settings: Settings, **config: str) -> NewT
 
 async def ensure_topics(settings: Settings, timeout_s: float = 30.0) -> list[TopicState]:
     """Create missing topics; report existing ones whose partition count differs."""
-    admin = AIOKafkaAdminClient(**client_kwargs(settings), request_timeout_ms=int(timeout_s * 1000))
-    await admin.start()
-    try:
+    async with admin_client(settings, request_timeout_ms=int(timeout_s * 1000)) as admin:
         existing = set(await admin.list_topics())
         wanted = {topics.topic_name(s, settings.topic_prefix): s for s in topics.TOPICS.values()}
         missing = [
@@ -60,8 +58,6 @@ async def ensure_topics(settings: Settings, timeout_s: float = 30.0) -> list[Top
                 )
             out.append(TopicState(name, n, name in created, problem))
         return out
-    finally:
-        await admin.close()
 
 
 def ensure_topics_sync(settings: Settings) -> list[TopicState]:
