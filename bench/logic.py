@@ -80,9 +80,11 @@ def _stage(
     stores: list[StagedStore],
     encode: Callable[[Any], bytes] = serde.encode,
     facts: Callable[[Any], int] = _one,
+    flush: Callable[[], list[tuple[str, Any]]] | None = None,
 ) -> tuple[int, list[Any]]:
-    """Route `values` in router batches, then apply their bundles in stateful batches; the
-    facts applied (`facts` of each routed item) are counted."""
+    """Route `values` in router batches, then apply their bundles in stateful batches (and
+    `flush` after each, as the service does); the facts applied (`facts` of each routed item)
+    are counted."""
     items_done, outputs = 0, []
     for i in range(0, len(values), ROUTER_BATCH):
         items: list[tuple[str, Any]] = []
@@ -96,13 +98,18 @@ def _stage(
                 for k, item in unbundle(key, value):
                     items_done += facts(item)
                     outputs.extend(encode(result) for _, result in apply(k, item))
+            if flush is not None:
+                outputs.extend(encode(result) for _, result in flush())
             for store in stores:
                 store.commit()
     return items_done, outputs
 
 
-def tracker_logic(data: dict[str, Records], window_days: int) -> dict[str, Any]:
-    """Observations per second of the tracker's logic on the fed records (no Kafka, no Faust)."""
+def tracker_logic(
+    data: dict[str, Records], window_days: int, coalesce: bool = True
+) -> dict[str, Any]:
+    """Observations per second of the tracker's logic on the fed records (no Kafka, no Faust);
+    `coalesce`: one series record per changed date per batch (the setting `metrics_coalesce`)."""
     from newsmon.tracker.actors import ActorRegistry, route_entities
     from newsmon.tracker.main import as_pairs
     from newsmon.tracker.series import SeriesTracker, route_observations
@@ -120,18 +127,27 @@ def tracker_logic(data: dict[str, Records], window_days: int) -> dict[str, Any]:
     series = SeriesTracker(series_store, series_seen, window_days)
     actors = ActorRegistry(actors_store, actors_seen)
     tone = ToneTracker(tone_store, 7)
+
+    def stage_report(sid: str, report: Any) -> list[tuple[str, Any]]:
+        series.stage(sid, report)
+        return []
+
+    def stage_sightings(actor_id: str, item: Any) -> list[tuple[str, Any]]:
+        actors.stage(actor_id, item)
+        return []
+
     stages = {
         "observations": (
             ArticleObservations.model_validate_json,
             route_observations,
-            as_pairs(series.apply),
+            stage_report if coalesce else as_pairs(series.apply),
             [series_store, series_seen],
             series.encode,
         ),
         "entities": (
             ArticleEntities.model_validate_json,
             route_entities,
-            actors.apply,
+            stage_sightings,
             [actors_store, actors_seen],
             serde.encode,
         ),
@@ -156,8 +172,17 @@ def tracker_logic(data: dict[str, Records], window_days: int) -> dict[str, Any]:
         for kind, (decode, route, apply, stores, encode) in stages.items():
             values = [v for _, v in data.get(kind, [])]
             t = time.perf_counter()
+            flushes = {"observations": series.flush if coalesce else None, "entities": actors.flush}
+            flush = flushes.get(kind)
             items[kind], outputs = _stage(
-                values, decode, route, apply, stores, encode, facts=sightings.get(kind, _one)
+                values,
+                decode,
+                route,
+                apply,
+                stores,
+                encode,
+                facts=sightings.get(kind, _one),
+                flush=flush,
             )
             seconds[kind] = time.perf_counter() - t
             produced += len(outputs)

@@ -24,6 +24,7 @@ import tempfile
 import threading
 import time
 import traceback
+import urllib.parse
 import urllib.request
 import uuid
 from collections.abc import Callable, Iterator, Sequence
@@ -470,9 +471,11 @@ async def publish_records(
 # Service metrics (for "done" detection of the tracker and alerter)
 
 
-def scrape(settings: Settings, service: str) -> str | None:
-    """A service's /metrics page, or None when it cannot be read."""
-    url = f"http://{settings.bind_host}:{settings.port_of(service)}/metrics"
+def scrape(settings: Settings, service: str, names: Sequence[str] = ()) -> str | None:
+    """A service's /metrics page (only the samples `names`, when given), or None when it
+    cannot be read."""
+    query = "?" + urllib.parse.urlencode([("name[]", n) for n in names]) if names else ""
+    url = f"http://{settings.bind_host}:{settings.port_of(service)}/metrics{query}"
     try:
         with urllib.request.urlopen(url, timeout=5) as resp:
             return str(resp.read().decode())
@@ -491,9 +494,10 @@ def sample_values(text: str, name: str) -> list[float]:
 
 
 def counters(settings: Settings, service: str, *names: str) -> dict[str, float]:
-    """Counters of a service summed over their labels, from one /metrics scrape (NaN if the
-    page cannot be read). One scrape per poll: exposition is not free for the service."""
-    text = scrape(settings, service)
+    """Counters of a service summed over their labels, from one /metrics scrape of just
+    those samples (NaN if the page cannot be read): rendering the whole page took the
+    service's CPU while it was being measured."""
+    text = scrape(settings, service, names)
     if text is None:
         return dict.fromkeys(names, float("nan"))
     return {name: sum(sample_values(text, name)) for name in names}
@@ -502,9 +506,13 @@ def counters(settings: Settings, service: str, *names: str) -> dict[str, float]:
 def last_record_times(settings: Settings, service: str) -> tuple[float | None, float | None]:
     """When the service consumed its last input record and produced its last output record
     (Unix times it recorded itself, to the millisecond), or None where it has none."""
-    text = scrape(settings, service) or ""
-    ins = sample_values(text, "newsmon_records_consumed_last_timestamp_seconds")
-    outs = sample_values(text, "newsmon_records_produced_last_timestamp_seconds")
+    names = (
+        "newsmon_records_consumed_last_timestamp_seconds",
+        "newsmon_records_produced_last_timestamp_seconds",
+    )
+    text = scrape(settings, service, names) or ""
+    ins = sample_values(text, names[0])
+    outs = sample_values(text, names[1])
     return (max(ins) if ins else None), (max(outs) if outs else None)
 
 
@@ -1437,7 +1445,7 @@ def run_kafka_stages(
         data = replicate(recs, dict.fromkeys(kinds, "article_id"), copies)
         fed["events"] = [json.loads(v) for _, v in data["events"]]
         # The same records through the same code in process first (no Kafka, no Faust).
-        logic = tracker_logic(data, stack.base.metrics_window_days)
+        logic = tracker_logic(data, stack.base.metrics_window_days, stack.base.metrics_coalesce)
         log(f"tracker logic in process: {logic['observations_per_s']} observations/s")
         inputs = {k: OUTPUTS[k][0] for k in kinds}
         all_items = sum(logic["items"].values())

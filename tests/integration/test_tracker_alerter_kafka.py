@@ -15,6 +15,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -286,6 +287,17 @@ def test_seed_alerts_once_replay_and_restart(stack: StackUnderTest, tmp_path: Pa
     assert "2023-11-13" in res.stdout and png.stat().st_size > 10_000
     res = stack.newsmon("series", "aid_trucks_entered", "--openmetrics")
     assert res.stdout.rstrip().endswith("# EOF") and f'series="{SID}"' in res.stdout
+
+    # A poller can ask a service's /metrics page for some samples only (`name[]`).
+    page = f"http://{settings.bind_host}:{settings.port_of('tracker')}/metrics"
+    with urllib.request.urlopen(page, timeout=5) as resp:
+        whole = resp.read().decode()
+    query = "?name[]=newsmon_records_consumed_total&name[]=newsmon_series_tracked"
+    with urllib.request.urlopen(page + query, timeout=5) as resp:
+        some = resp.read().decode()
+    samples = {line.split("{")[0].split(" ")[0] for line in some.splitlines() if line[:1] != "#"}
+    assert samples == {"newsmon_records_consumed_total", "newsmon_series_tracked"}
+    assert len(some) < len(whole) / 10
 
 
 def _spawn_tracker(settings: Settings, state_dir: Path, log: Path) -> subprocess.Popen[bytes]:

@@ -301,3 +301,36 @@ async def test_failed_publish_applies_no_state_and_acks_no_input(harness: Harnes
         await asyncio.sleep(0.1)
     assert key in svc.series_table and done.message.acked
     assert [t for t, _, _ in harness.out] == [topics.METRICS.name]
+
+
+@pytest.mark.parametrize("coalesce", [True, False])
+async def test_a_batch_publishes_one_record_per_changed_series_date(coalesce: bool) -> None:
+    """Three sources' reports of the seed's two figures in one bundle give one news.metrics
+    record per date, with the corroboration of all three (`metrics_coalesce`, the default),
+    or one record per report with it off; the tables end the same either way."""
+    from newsmon.core.bundles import bundles
+
+    harness = Harness()
+    svc = harness.svc
+    svc.settings = svc.settings.model_copy(update={"metrics_coalesce": coalesce})
+    svc.series_agent = svc.app.agent(svc.by_series, name="series-under-test")(svc._series_agent())
+    recs = [
+        seed_observations(f"seed-{n}").model_copy(update={"source": source})
+        for n, source in enumerate(["guardian", "bbc", "reuters"])
+    ]
+    items = [item for rec in recs for item in route_observations(rec)]
+    ((target, key, value),) = bundles(svc.by_series, items)
+    async with svc.series_agent.test_context() as agent:
+        await agent.put(key=key.encode(), value=value, partition=target.partition)
+    out = [
+        MetricUpdate.model_validate_json(v) for t, _, v in harness.out if t == topics.METRICS.name
+    ]
+    if coalesce:
+        assert [(u.as_of.day, u.value, u.corroboration) for u in out] == [(10, 100, 3), (13, 30, 3)]
+        assert (out[1].previous_value, out[1].change_pct) == (100, -70.0)
+    else:
+        assert [(u.as_of.day, u.corroboration) for u in out] == [
+            (10, 1), (13, 1), (10, 2), (13, 2), (10, 3), (13, 3)
+        ]  # fmt: skip
+    headers = {k: json.loads(v) for k, v in dict(svc.series_table).items() if "|" not in k}
+    assert [h["point_dates"] for h in headers.values()] == [["2023-11-10", "2023-11-13"]]

@@ -73,11 +73,17 @@ def test_tracker_logic_counts_what_the_service_would_do() -> None:
     out = tracker_logic(_fed(40), window_days=30)
     assert out["observations"] == 80
     assert out["items"] == {"observations": 80, "entities": 80, "events": 40}
-    # 80 series updates, 41 first sightings and salience records, tone records
-    assert out["outputs"] >= 80 + 41
+    # One series record per changed date of a batch: the 40 dates of the trucks' series and
+    # the one date of the ambulances' (all in one batch); 41 first sightings and salience
+    # records; tone records.
+    assert out["outputs"] >= 41 + 41
     assert out["observations_per_s"] > 0
     assert 0 < out["table_writes"] < 4 * (80 + 80 + 40)
     assert gc.get_threshold() == threshold  # the collector is restored
+    # A record per report instead (`metrics_coalesce` off): 39 more series records.
+    each = tracker_logic(_fed(40), window_days=30, coalesce=False)
+    assert each["outputs"] == out["outputs"] + 39
+    assert each["table_writes"] == out["table_writes"]
 
 
 def test_alerter_logic_runs_rules_and_gate_on_tracker_output() -> None:

@@ -433,7 +433,10 @@ def make_app(service: str, settings: Settings, **overrides: Any) -> faust.App:
 
     @app.page("/metrics")
     async def metrics(self: View, request: Request) -> Response:
-        body = generate_latest(REGISTRY)
+        # `?name[]=a&name[]=b` renders only those samples, as prometheus_client's own server
+        # does: a poller that wants two counters does not make the service render them all.
+        names = request.query.getall("name[]", [])  # type: ignore[attr-defined]
+        body = generate_latest(REGISTRY.restricted_registry(names) if names else REGISTRY)
         return AioResponse(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})  # type: ignore[return-value]
 
     stall = watchdog.StallWatch(settings.stall_timeout_s)

@@ -29,7 +29,8 @@ own assignment, one key at a time (`StagedStore.commit`).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import functools
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from faust.stores.rocksdb import Store as RocksStore
@@ -74,7 +75,7 @@ async def commit_staged(app: Any, stores: Sequence[StagedStore]) -> int:
         table: Any = cached.table
         changelog = table.changelog_topic.get_topic_name()
         tables[changelog] = table
-        encode_key = table.data._encode_key
+        encode_key = _key_encoder(cached, table.data)
         for key, value, owner in store.staged():
             message = owner.message
             table._verify_source_topic_partitions(message.topic)
@@ -125,6 +126,24 @@ async def commit_staged(app: Any, stores: Sequence[StagedStore]) -> int:
     return len(writes)
 
 
+#: Encoded keys remembered per table: series, date and actor keys come back batch after batch,
+#: and the store's own encoder (Faust's serializer registry, then its JSON codec) costs about
+#: as much per key as encoding the value.
+KEYS_CACHED = 16_384
+
+
+def _key_encoder(cached: CachedTable, data: RocksStore) -> Callable[[str], bytes]:
+    """`data._encode_key` (the bytes Faust itself stores a key under), with a cache of the
+    most recently used keys, kept on `cached` for as long as its store is `data`."""
+    held = getattr(cached, "_newsmon_key_encoder", None)
+    if held is not None and held[0] is data:
+        encoder: Callable[[str], bytes] = held[1]
+        return encoder
+    encoder = functools.lru_cache(maxsize=KEYS_CACHED)(data._encode_key)
+    cached._newsmon_key_encoder = (data, encoder)  # type: ignore[attr-defined]
+    return encoder
+
+
 def _write_batch(data: RocksStore) -> Any:
     """An empty write batch for one of `data`'s partitions (its driver's kind)."""
     if data.use_rocksdict:
@@ -137,10 +156,16 @@ def _write_batch(data: RocksStore) -> Any:
 
 
 def _lean_monitor(app: Any) -> Any:
-    """The app's table-operation counter (the services' Prometheus sensor), if any."""
+    """The app's table-operation counter (the services' Prometheus sensor), if any; once
+    found, kept on the app."""
     from newsmon.core.faustapp import LeanPrometheusMonitor
 
-    for sensor in getattr(app, "sensors", ()):
-        if isinstance(sensor, LeanPrometheusMonitor):
-            return sensor
-    return None
+    held = getattr(app, "_newsmon_lean_monitor", None)
+    if held is not None:
+        return held
+    found = next(
+        (s for s in getattr(app, "sensors", ()) if isinstance(s, LeanPrometheusMonitor)), None
+    )
+    if found is not None:
+        app._newsmon_lean_monitor = found
+    return found

@@ -221,10 +221,15 @@ class TrackerService:
         stores: list[StagedStore],
         publish: Callable[[str, Any], Outgoing],
         published: Callable[[str, Any], None],
+        flush: Callable[[], list[tuple[str, Any]]] | None = None,
+        discard: Callable[[], None] | None = None,
     ) -> Callable[[Any], Awaitable[None]]:
         """An agent applying each routed item of a batch; a failing item goes to the DLQ.
 
-        `apply` gives the records to publish for an item, as (key, result) pairs.
+        `apply` gives the records to publish for an item, as (key, result) pairs; `flush`,
+        called once every item of the batch is applied, gives more (records that stand for
+        several items), and `discard` forgets what `flush` would have given when the batch's
+        staged writes are dropped.
 
         The state changes of a batch are staged, each with the record (event) that made it;
         they are applied once every output of the batch is acknowledged, each in its record's
@@ -247,9 +252,14 @@ class TrackerService:
                     name, "tracking_failed", detail, item_bytes(k, routed), None
                 ), []
 
-        async def process(events: list[Any]) -> None:
+        def drop() -> None:
             for store in stores:
                 store.rollback()
+            if discard is not None:
+                discard()
+
+        async def process(events: list[Any]) -> None:
+            drop()
             outgoing: list[Outgoing] = []
             results: list[tuple[str, Any]] = []
             for event in events:
@@ -272,11 +282,14 @@ class TrackerService:
                         for key, result in published_here:
                             outgoing.append(publish(key, result))
                             results.append((key, result))
+            if flush is not None:
+                for key, result in flush():
+                    outgoing.append(publish(key, result))
+                    results.append((key, result))
             try:
                 await self._send_all(outgoing)
             except BaseException:
-                for store in stores:
-                    store.rollback()
+                drop()
                 raise
             await commit_staged(self.app, stores)
             for k, result in results:
@@ -308,12 +321,23 @@ class TrackerService:
                 corroboration=update.corroboration,
             )
 
+        stores = [self.staged["series"], self.staged["series-reports"]]
+        if not self.settings.metrics_coalesce:
+            return self._stateful(as_pairs(self.series.apply), "series", stores, publish, published)
+
+        def stage(sid: str, report: Any) -> list[tuple[str, Any]]:
+            self.series.stage(sid, report)
+            return []
+
+        # One record per changed series date per batch, built after the whole batch.
         return self._stateful(
-            as_pairs(self.series.apply),
+            stage,
             "series",
-            [self.staged["series"], self.staged["series-reports"]],
+            stores,
             publish,
             published,
+            flush=self.series.flush,
+            discard=self.series.discard,
         )
 
     def _actors_agent(self) -> Callable[[Any], Awaitable[None]]:
@@ -333,12 +357,19 @@ class TrackerService:
                 articles=rec.articles,
             )
 
+        def stage(actor_id: str, item: Any) -> list[tuple[str, Any]]:
+            self.actors.stage(actor_id, item)
+            return []
+
+        # Each actor's sightings of a batch counted together, its record built after them.
         return self._stateful(
-            self.actors.apply,
+            stage,
             "actors",
             [self.staged["actors"], self.staged["actor-articles"]],
             publish,
             published,
+            flush=self.actors.flush,
+            discard=self.actors.discard,
         )
 
     def _tone_agent(self) -> Callable[[Any], Awaitable[None]]:

@@ -390,11 +390,13 @@ def metric_update(
     pts: list[SeriesPoint],
     idx: int,
     window_days: int = WINDOW_DAYS,
+    ingested_at: str | None = None,
 ) -> MetricUpdate:
     """The `news.metrics` record for a change of the series at `pts[idx]`, caused by `report`.
 
     `pts` are the series' points within `window_days` of that date, at least its neighbours,
-    and the series' latest point (`window_dates`).
+    and the series' latest point (`window_dates`). `ingested_at` (ISO) replaces the report's
+    ingest time (a record that stands for several reports carries the earliest).
     """
     point = pts[idx]
     prev = pts[idx - 1] if idx > 0 else None
@@ -428,8 +430,17 @@ def metric_update(
         window_days=window_days,
         event_time=dt.datetime.fromisoformat(report["published_at"]),
         updated_at=utcnow(),
-        ingested_at=dt.datetime.fromisoformat(report["ingested_at"]),
+        ingested_at=dt.datetime.fromisoformat(ingested_at or report["ingested_at"]),
     )
+
+
+def _has_date(dates: list[str], as_of: str) -> bool:
+    i = bisect.bisect_left(dates, as_of)
+    return i < len(dates) and dates[i] == as_of
+
+
+def _instant(stamp: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(stamp)
 
 
 _POINT_JSON = SeriesPoint.__pydantic_serializer__
@@ -477,6 +488,9 @@ class SeriesTracker:
         self._generation: Any = getattr(store, "generation", None)
         # The JSON of the points recent updates carried, by the point object's id.
         self._point_json: OrderedDict[int, tuple[SeriesPoint, bytes]] = OrderedDict()
+        # Dates changed since the last `flush`: (series id, as_of) -> (its last report, the
+        # earliest ingest time of its reports), in the order first changed.
+        self._pending: dict[tuple[str, str], tuple[Report, str]] = {}
 
     def _trusted(self) -> bool:
         """Whether remembered points can be used unchecked (see `__init__`); when the store's
@@ -545,22 +559,59 @@ class SeriesTracker:
         dates, idx = window_dates(state["point_dates"], as_of, self.window_days)
         return [self._stored_point(sid, d, trusted) for d in dates], idx
 
-    def apply(self, sid: str, report: Report) -> MetricUpdate | None:
-        """Add a routed report; the update to publish, or None when it was already known."""
+    def stage(self, sid: str, report: Report) -> bool:
+        """Add a routed report; whether it changed the series (its date is then pending: the
+        next `flush` publishes it). False when the report was already counted."""
         # Forget what a rollback or a rebalance may have taken back.
-        trusted = self._trusted()
+        self._trusted()
         state, point = add_report(self.store, sid, report, self.seen)
         if state is None or point is None:
-            return None
+            return False
         as_of = report["as_of"]
-        dates = state["point_dates"]
-        i = bisect.bisect_left(dates, as_of)
-        if i == len(dates) or dates[i] != as_of:
-            return None  # the date fell off the MAX_DATES cap at once
+        if not _has_date(state["point_dates"], as_of):
+            return False  # the date fell off the MAX_DATES cap at once
         dkey = date_key(sid, as_of)
         self._remember(dkey, self.store[dkey], point)
-        pts, idx = self.window(sid, state, as_of, trusted)
-        return metric_update(state, report, pts, idx, self.window_days)
+        before = self._pending.get((sid, as_of))
+        # The record's ingest time is its earliest report's: the latency it shows is that of
+        # the article that waited longest.
+        ingested = report["ingested_at"]
+        if before is not None and _instant(before[1]) < _instant(ingested):
+            ingested = before[1]
+        self._pending[(sid, as_of)] = (report, ingested)
+        return True
+
+    def flush(self) -> list[tuple[str, MetricUpdate]]:
+        """The `news.metrics` records of the dates changed since the last flush, one per
+        (series, date) in the order first changed, each built from the series' current state:
+        the date's point after all its reports, its window as it is now. The event time is
+        that of the date's last report, the ingest time its earliest report's."""
+        if not self._pending:
+            return []
+        trusted = self._trusted()
+        out = []
+        for (sid, as_of), (report, ingested) in self._pending.items():
+            state = self.store.get(sid)
+            if state is None or not _has_date(state["point_dates"], as_of):
+                continue  # dropped since by the MAX_DATES cap
+            pts, idx = self.window(sid, state, as_of, trusted)
+            update = metric_update(state, report, pts, idx, self.window_days, ingested)
+            out.append((sid, update))
+        self._pending.clear()
+        return out
+
+    def discard(self) -> None:
+        """Forget the pending dates (their staged writes were dropped)."""
+        self._pending.clear()
+
+    def apply(self, sid: str, report: Report) -> MetricUpdate | None:
+        """Add a routed report; the update to publish at once, or None when it was already
+        known (`stage` then `flush`, for one report)."""
+        if self._pending:
+            raise RuntimeError("apply() with dates pending: flush() them first")
+        if not self.stage(sid, report):
+            return None
+        return self.flush()[0][1]
 
     def process(self, rec: ArticleObservations) -> list[MetricUpdate]:
         """Route and apply one article's observations (what the two Faust stages do together)."""

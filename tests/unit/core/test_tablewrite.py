@@ -193,3 +193,30 @@ async def test_stores_that_cannot_take_the_bulk_path_are_written_key_by_key() ->
     store["k"] = {"v": 2}  # no owner: Faust's own assignment, in its current event
     assert await commit_staged(app_with(FakeProducer()), [store]) == 0
     assert decode_value(table["k"]) == {"v": 2}
+
+
+async def test_keys_are_encoded_by_the_store_once_each_while_it_stays() -> None:
+    """A key written in several batches is encoded by its store once (the encoding is
+    remembered), and a table whose store changed encodes with the new one."""
+    store, table = staged("series")
+    calls: list[str] = []
+    encode = table.data._encode_key
+
+    def counted(key: Any) -> bytes:
+        calls.append(key)
+        return encode(key)
+
+    table.data._encode_key = counted  # type: ignore[method-assign]
+    producer = FakeProducer()
+    for n in range(3):
+        store.owner = owner("by-series", 1)
+        store["a"] = {"v": n}
+        store[f"b{n}"] = {"v": n}
+        await commit_staged(app_with(producer), [store])
+    assert calls == ["a", "b0", "b1", "b2"]
+    assert rows(table.data, 1)[b'"a"'] == b'{"v":2}'
+    table.data = FakeStore()  # e.g. the table's store opened again
+    store.owner = owner("by-series", 1)
+    store["a"] = {"v": 3}
+    await commit_staged(app_with(producer), [store])
+    assert rows(table.data, 1) == {b'"a"': b'{"v":3}'}

@@ -443,3 +443,93 @@ def test_remembered_points_are_dropped_with_a_rolled_back_write(d: Any) -> None:
         (d(11), 50, []),
     ]
     assert update.previous_value == 100
+
+
+def _route(*recs: Any) -> list[tuple[str, Any]]:
+    from newsmon.tracker.series import route_observations
+
+    return [item for rec in recs for item in route_observations(rec)]
+
+
+def test_a_batch_publishes_one_record_per_changed_date_built_after_it(d: Any) -> None:
+    """Reports staged together give one record per (series, date), in the order the dates
+    first changed, each from the state after every report: the date's final point and a
+    window that holds the other dates the batch added."""
+    early = PUBLISHED - dt.timedelta(hours=5)
+    recs = [
+        article_observations("a1", observation(100, d(10)), source="guardian", published=early),
+        article_observations("a2", observation(30, d(13)), source="bbc"),
+        article_observations("a3", observation(100, d(10)), source="reuters"),
+        article_observations("a4", observation(100, d(10)), source="ap"),
+    ]
+    recs[0] = recs[0].model_copy(update={"ingested_at": early})
+    tracker = SeriesTracker({})
+    assert [tracker.stage(sid, report) for sid, report in _route(*recs)] == [True] * 4
+    out = tracker.flush()
+    assert [(u.as_of, u.value, u.corroboration) for _, u in out] == [
+        (d(10), 100, 3),
+        (d(13), 30, 1),
+    ]
+    first, second = (u for _, u in out)
+    # The first date's record already holds the later date, and its last report's time.
+    assert [p.as_of for p in first.points] == [d(10), d(13)]
+    assert first.event_time == PUBLISHED  # a4, the last report of 10 November
+    assert first.ingested_at == early  # a1's: the article that waited longest
+    assert (second.previous_value, second.change_pct) == (100, -70.0)
+    assert tracker.flush() == []  # nothing pending any more
+
+
+def test_a_batchs_records_tell_the_state_per_report_records_end_in(d: Any) -> None:
+    """Staged together or applied one by one, the same reports leave the same series; the
+    batch's record of each date has that date's final point and the final point before it
+    as its previous one (random sources, values, dates and publication times)."""
+    import random
+
+    from newsmon.tracker.series import points
+
+    rng = random.Random(11)
+    recs = [
+        article_observations(
+            f"a{i}",
+            observation(rng.choice([30, 40, 100]), d(rng.randint(8, 14))),
+            source=rng.choice(["guardian", "reuters", "ap", "bbc"]),
+            published=PUBLISHED + dt.timedelta(hours=rng.randint(-48, 48)),
+        )
+        for i in range(60)
+    ]
+    each, batch = SeriesTracker({}), SeriesTracker({})
+    changed = set()
+    for sid, report in _route(*recs):
+        if each.apply(sid, report) is not None:
+            changed.add(report["as_of"])
+        batch.stage(sid, report)
+    out = [u for _, u in batch.flush()]
+    final = points(each.store, "aid_trucks_entered@gaza/daily")
+    assert points(batch.store, "aid_trucks_entered@gaza/daily") == final
+    assert sorted(u.as_of.isoformat() for u in out) == sorted(changed)
+    by_date = {p.as_of: (i, p) for i, p in enumerate(final)}
+    for u in out:
+        i, point = by_date[u.as_of]
+        assert (u.value, u.corroboration, u.sources, u.evidence) == (
+            point.value,
+            point.corroboration,
+            point.sources,
+            point.evidence,
+        )
+        assert u.previous_value == (final[i - 1].value if i else None)
+
+
+def test_discarded_dates_are_not_published_and_apply_needs_none_pending(d: Any) -> None:
+    """`discard` forgets the pending dates (their writes were dropped); `apply` refuses to
+    run while dates are pending, as it would publish them as its own."""
+    import pytest
+
+    tracker = SeriesTracker({})
+    ((sid, report),) = _route(article_observations("a1", observation(100, d(10))))
+    assert tracker.stage(sid, report)
+    with pytest.raises(RuntimeError, match="pending"):
+        tracker.apply(sid, report)
+    tracker.discard()
+    assert tracker.flush() == []
+    assert not tracker.stage(sid, report)  # already counted: nothing pending
+    assert tracker.flush() == []
