@@ -978,7 +978,8 @@ def _suffix_ids(rec: dict[str, Any], kind: str, sfx: str, days: int) -> dict[str
         item["as_of"] = _shift(item["as_of"], days)
         if item.get("linked_to"):
             item["linked_to"] += sfx
-    for item in rec.get("events", []):
+    # (A relation-tone record's `events` is a count, not a list.)
+    for item in rec["events"] if isinstance(rec.get("events"), list) else []:
         item["id"] += sfx
         item["date"] = _shift(item["date"], days)
     for ev in rec.get("evidence", []):
@@ -1504,7 +1505,8 @@ def run_kafka_stages(
             "alerter",
             "records/s",
         )[0]
-        return {**stats, "logic": logic}
+        # The mix matters: a news.metrics record costs several times an actor record.
+        return {**stats, "logic": logic, "feed": {k: len(v) for k, v in data.items()}}
 
     res["alerter"] = stage("alerter_fed", feed_alerter)
 

@@ -170,3 +170,24 @@ def test_replicated_copies_get_new_ids_and_later_dates() -> None:
     assert obs[2]["article_id"] == obs[0]["article_id"] + "-x1"
     assert obs[2]["observations"][0]["as_of"] > obs[0]["observations"][0]["as_of"]
     assert [k for k, _ in data["observations"]][2] == obs[2]["article_id"].encode()
+
+
+def test_replicated_tracker_records_keep_their_shape() -> None:
+    """Copies of the tracker's records (the alerter's feed) get new series, actor and event
+    ids; a relation-tone record's `events` is a count and stays one."""
+    from tests.unit.tracker.builders import article_events, event
+
+    from newsmon.core import serde
+    from newsmon.core.models import ActorRecordAdapter, RelationTone
+    from newsmon.tracker.tone import ToneTracker
+
+    day = dt.date(2023, 11, 10)
+    tone = ToneTracker({}, 7)
+    (rec,) = tone.process(article_events("a1", event("e1", day, -4.0)))
+    recs = {"actors": [json.loads(serde.encode(rec))]}
+    data = bench.replicate(recs, {"actors": "actor.id"}, copies=2)
+    first, second = (ActorRecordAdapter.validate_json(v) for _, v in data["actors"])
+    assert isinstance(second, RelationTone) and isinstance(first, RelationTone)
+    assert second.events == first.events == 1
+    assert second.actor.id == "turkey-x1" and second.last_event.id == "e1-x1"
+    assert second.window_end > first.window_end
