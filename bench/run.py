@@ -564,7 +564,6 @@ def wait_consumed(
     timeout: float,
     settle_s: float = 3.0,
     pid: int | Sequence[int | None] | None = None,
-    clock_on_health: bool = True,
 ) -> dict[str, Any]:
     """Poll a service's counters until it consumed `expected` input records and its output
     counters stay still for `settle_s`. Returns when consumption was first seen (and how much
@@ -575,9 +574,8 @@ def wait_consumed(
     `cpu_window_s`): where the time went.
 
     `settings` may list the settings of every worker of one group (their ports differ), and
-    `pid` their pids: counters and CPU are then summed over the workers. Without
-    `clock_on_health` the clock starts only when consumption starts (workers started and
-    ready before their input was published)."""
+    `pid` their pids: counters and CPU are then summed over the workers (the clock starts
+    when all of them are ready, or when any is first seen consuming)."""
     from newsmon.ops.stack import group_lag
 
     members = [settings] if isinstance(settings, Settings) else list(settings)
@@ -635,7 +633,7 @@ def wait_consumed(
         # idle (at most 0.1 s before): the clock starts there, with nothing consumed.
         if first is None and consumed > 0 and idle_at is not None:
             first = (idle_at, 0.0)
-        elif first is None and (consumed > 0 or (clock_on_health and all_healthy())):
+        elif first is None and (consumed > 0 or all_healthy()):
             first = (now, consumed)
         elif first is None:
             idle_at = now
@@ -756,8 +754,9 @@ class Stack:
 
 
 @contextlib.contextmanager
-def broker_for(root: Path, heap: str) -> Iterator[Settings]:
-    """Settings pointing at `NEWSMON_KAFKA_BOOTSTRAP`, or at a local broker started here."""
+def broker_for(root: Path, heap: str, memory: MemorySampler | None = None) -> Iterator[Settings]:
+    """Settings pointing at `NEWSMON_KAFKA_BOOTSTRAP`, or at a local broker started here (then
+    watched by `memory` as "broker (JVM)", for its RSS and the pipeline phases' CPU)."""
     env = load_settings()
     if env.kafka_bootstrap:
         log(f"using the existing cluster at {env.kafka_bootstrap}")
@@ -772,13 +771,81 @@ def broker_for(root: Path, heap: str) -> Iterator[Settings]:
         broker_heap=heap,
     )
     t = time.monotonic()
-    addr = broker.start(bs, quiet=True)
+    addr = broker.start(bs, quiet=True, properties=BROKER_PROPERTIES)
     log(f"local broker at {addr} ({time.monotonic() - t:.1f}s)")
+    if memory is not None:
+        memory.watch(BROKER_NAME, broker.status(bs))
     try:
         yield load_settings(kafka_bootstrap=addr)
     finally:
         broker.stop(bs)
         log("local broker stopped")
+
+
+#: The benchmark's local broker: Kafka's own default delay of a new group's first assignment
+#: (the project's broker template has 0, for fast tests), so that the workers of a fed run,
+#: started together, start with their partitions shared.
+BROKER_PROPERTIES = {"group.initial.rebalance.delay.ms": "3000"}
+
+#: The local broker's name in the memory and CPU reports.
+BROKER_NAME = "broker (JVM)"
+
+
+class CpuMeter:
+    """CPU seconds each watched process tree used between `start` and `stop`: its main process
+    and its children apart (the extractor's spaCy workers are its children), with the
+    machine's busy and stolen seconds over the same window. Where a pipeline phase's two cores
+    went."""
+
+    def __init__(self, pids: dict[str, int]) -> None:
+        self.pids = dict(pids)
+        self._start: dict[str, tuple[float, dict[int, float]]] = {}
+        self._t0 = 0.0
+        self._machine0: tuple[float, float] | None = None
+
+    def _read(self) -> dict[str, tuple[float, dict[int, float]]]:
+        out: dict[str, tuple[float, dict[int, float]]] = {}
+        for name, pid in self.pids.items():
+            main = cpu_seconds(pid)
+            if main is None:
+                continue
+            children = {c: cpu_seconds(c) or 0.0 for c in process_tree(pid) if c != pid}
+            out[name] = (main, children)
+        return out
+
+    def start(self) -> CpuMeter:
+        self._start = self._read()
+        self._t0 = time.monotonic()
+        self._machine0 = machine_busy_seconds()
+        return self
+
+    def stop(self) -> dict[str, Any]:
+        end = self._read()
+        wall = time.monotonic() - self._t0
+        machine = machine_busy_seconds()
+        by: dict[str, dict[str, float]] = {}
+        for name, (main, children) in end.items():
+            main0, children0 = self._start.get(name, (0.0, {}))
+            # A child started during the window counts from zero.
+            kids = sum(t - children0.get(c, 0.0) for c, t in children.items())
+            by[name] = {"main_s": round(main - main0, 2), "children_s": round(kids, 2)}
+        out: dict[str, Any] = {"window_s": round(wall, 2), "by_process": by}
+        if machine is not None and self._machine0 is not None:
+            out["machine_busy_s"] = round(machine[0] - self._machine0[0], 2)
+            out["machine_steal_s"] = round(machine[1] - self._machine0[1], 2)
+        return out
+
+
+def cpu_summary(cpu: dict[str, Any]) -> str:
+    """One line of a phase's CPU: each process tree's seconds, then the machine's."""
+    parts = []
+    for name, used in sorted(cpu.get("by_process", {}).items()):
+        # The extractor's child processes are its spaCy workers.
+        kids = f" (+ {used['children_s']} in child processes)" if used["children_s"] >= 0.05 else ""
+        parts.append(f"{name} {used['main_s']}{kids}")
+    machine = cpu.get("machine_busy_s")
+    tail = f"; machine {machine} busy" if machine is not None else ""
+    return f"{', '.join(parts)} s in {cpu.get('window_s')} s{tail}"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1087,6 +1154,8 @@ def fed_runs(
         "records_per_s",
         "speed_probe_s",
         "seconds_to_last_output",
+        "rebalanced",
+        "rebalanced_runs_discarded",
         *CPU_FIELDS,
     )
     median["runs"] = [{k: r[k] for k in kept if k in r} for r in results]
@@ -1121,22 +1190,23 @@ async def delete_run_topics(settings: Settings) -> int:
         return len(names)
 
 
-def wait_group_ready(members: Sequence[Settings], service: str, timeout: float) -> None:
-    """Until every worker of the group is healthy (assigned, not rebalancing) and holds
-    partitions, twice in a row one second apart."""
+def group_assignments(members: Sequence[Settings], service: str) -> list[int | None]:
+    """How many partition assignments each worker received since it started (its /health):
+    more than one means the group rebalanced after its first assignment; None, that the
+    worker is rebalancing now or did not answer."""
     from newsmon.ops.stack import health
 
-    deadline = time.monotonic() + timeout
-    stable = 0
-    while time.monotonic() < deadline:
-        pages = [health(m, service, timeout=1.0) for m in members]
-        ready = all(st == "ok" and detail.get("assigned") for st, detail in pages)
-        stable = stable + 1 if ready else 0
-        if stable >= 2:
-            return
-        time.sleep(1.0)
-    states = [st for st, _ in (health(m, service, timeout=1.0) for m in members)]
-    raise TimeoutError(f"the {len(members)} {service} workers were not all ready: {states}")
+    counts: list[int | None] = []
+    for m in members:
+        _, detail = health(m, service, timeout=2.0)
+        n = detail.get("assignments")
+        counts.append(n if isinstance(n, int) and not detail.get("rebalancing") else None)
+    return counts
+
+
+#: Attempts at a fed run of several workers: a run during which their group rebalanced (a
+#: worker joined after the others had started) is run again on fresh topics.
+REBALANCE_ATTEMPTS = 3
 
 
 def feed_service(
@@ -1152,12 +1222,43 @@ def feed_service(
     """Start `service` alone on fresh topics and a fresh state folder (one per `run`), publish
     the records, time until consumed; returns the figures and the decoded records of
     `collect_outputs` (output kinds). With `workers` > 1, that many processes of the service
-    in one group, each with its own port and state folder."""
+    in one group, each with its own port and state folder; a run whose group rebalanced is
+    run again (at most `REBALANCE_ATTEMPTS` in all) and the figures say how many were
+    discarded (`rebalanced_runs_discarded`)."""
+    name = f"feed-{service}" + (f"-{workers}workers" if workers > 1 else "")
+    base = name if run == 1 else f"{name}-{run}"
+    discarded = 0
+    attempts = REBALANCE_ATTEMPTS if workers > 1 else 1
+    for attempt in range(1, attempts + 1):
+        label = base if attempt == 1 else f"{base}-again{attempt - 1}"
+        stats, outs = _feed_once(
+            stack, service, inputs, records, items, collect_outputs, label, workers
+        )
+        if not stats.get("rebalanced"):
+            break
+        discarded += 1
+        if attempt < attempts:
+            log(f"  {service}: the group rebalanced during the run; running it again")
+    if workers > 1:
+        stats["rebalanced_runs_discarded"] = discarded - int(bool(stats.get("rebalanced")))
+    return stats, outs
+
+
+def _feed_once(
+    stack: Stack,
+    service: str,
+    inputs: dict[str, topics.TopicSpec],
+    records: dict[str, list[tuple[bytes | None, bytes]]],
+    items: int,
+    collect_outputs: Sequence[str],
+    label: str,
+    workers: int,
+) -> tuple[dict[str, Any], dict[str, list[dict[str, Any]]]]:
+    """One fed run (`feed_service`) under the topic prefix and state folder `label`."""
     from newsmon.ops import stack as ops
     from newsmon.ops.topics import ensure_topics
 
-    name = f"feed-{service}" + (f"-{workers}workers" if workers > 1 else "")
-    settings = stack.settings(name if run == 1 else f"{name}-{run}")
+    settings = stack.settings(label)
     # The other workers' state folders are inside the first one's (no run's name is another
     # run's worker's: a worker started on another run's RocksDB files refuses them).
     members = [settings] + [
@@ -1175,49 +1276,30 @@ def feed_service(
             *(publish_records(settings, inputs[k], v) for k, v in records.items() if v)
         )
 
-    filled: dict[str, Any] = {}
-
-    def fill_in_thread() -> threading.Thread:
-        def target() -> None:
-            t = time.monotonic()
-            try:
-                asyncio.run(fill())
-            except Exception as exc:  # reported by the caller
-                filled["error"] = exc
-            filled["s"] = time.monotonic() - t
-
-        thread = threading.Thread(target=target, name="bench-fill", daemon=True)
-        thread.start()
-        return thread
-
-    if workers == 1:
-        # Fill the input topics first, then start the service: the figure is the service's
-        # own rate, from the first record it is seen to consume to its last output, not the
-        # producer's.
-        fill_in_thread().join()
-        stack.start(settings, [service], label=" (fed)", wait=False)
-    else:
-        # Every worker in the group and holding its partitions before the input is
-        # published: a worker joining mid-run would stop the others for a rebalance. The
-        # clock starts at the first record consumed (publishing is much faster than the
-        # service: 0.3 s for the tracker's default feed).
-        for i, member in enumerate(members, 1):
-            stack.start(member, [service], label=f" (fed #{i})", wait=False)
-        wait_group_ready(members, service, timeout=240)
+    # Fill the input topics first, then start the service: the figure is the service's own
+    # rate, from the first record it is seen to consume to its last output, not the
+    # producer's (publishing while the service ran took CPU from it inside its window).
+    t = time.monotonic()
+    try:
+        asyncio.run(fill())
+    except Exception as exc:
+        raise RuntimeError(f"could not publish the feed: {type(exc).__name__}: {exc}") from exc
+    fill_s = time.monotonic() - t
+    # Several workers are started together: the benchmark's broker holds a new group's first
+    # assignment until no member has joined for 3 s (`BROKER_PROPERTIES`), so they start
+    # with their partitions shared. A worker that joined later would stop the
+    # others for a rebalance: the run says so (`rebalanced`).
+    for i, member in enumerate(members, 1):
+        label = " (fed)" if workers == 1 else f" (fed #{i})"
+        stack.start(member, [service], label=label, wait=False)
     try:
         pids = [ops.service_status(m, service).pid for m in members]
-        thread = fill_in_thread() if workers > 1 else None
-        done = wait_consumed(
-            members, service, total, timeout=1800, pid=pids, clock_on_health=workers == 1
-        )
-        if thread is not None:
-            thread.join()
+        done = wait_consumed(members, service, total, timeout=1800, pid=pids)
+        assignments = group_assignments(members, service) if workers > 1 else []
+
     finally:
         for member in members:
             ops.stop_service(member, service)
-    if "error" in filled:
-        raise RuntimeError(f"publishing the feed failed: {filled['error']}")
-    fill_s = filled["s"]
     t0 = done["first_seen_at"]
     share = 1.0 - done["consumed_when_first_seen"] / total  # what was measured of the feed
     t_in = done["input_done_at"] - t0
@@ -1245,6 +1327,9 @@ def feed_service(
     for name in CPU_FIELDS:
         if name in done:
             stats[name] = done[name]
+    if workers > 1:
+        stats["assignments"] = assignments
+        stats["rebalanced"] = any(n is None or n > 1 for n in assignments)
     return stats, ({k: outputs.decoded(k) for k in collect_outputs} if outputs else {})
 
 
@@ -1355,7 +1440,7 @@ def run(opts: Options) -> dict[str, Any]:
     tmp = Path(tempfile.mkdtemp(prefix="newsmon-bench-"))
     memory = MemorySampler().start()
     try:
-        with broker_for(tmp, opts.broker_heap) as cluster:
+        with broker_for(tmp, opts.broker_heap, memory) as cluster:
             res["broker"] = "existing" if load_settings().kafka_bootstrap else "local"
             stack = Stack(cluster, tmp, memory)
             if opts.profile:
@@ -1527,12 +1612,16 @@ def pipeline_phases(
     def saturate(label: str, batch: list[Article]) -> dict[str, Any]:
         path = write_jsonl(batch, stack.root / f"{label}.jsonl")
         start = asyncio.run(end_offsets(settings, all_specs()))
+        meter = CpuMeter(stack.memory.pids).start()
         rep = replay_file(settings, path, stack.memory)
         wait_drained(settings, services[1:], timeout=3600)
+        cpu = meter.stop()
         out = collect(settings, start)
         phases[label] = out
         stats = saturation_stats({a.id for a in batch}, out)
         stats["replay_process_s"] = rep["elapsed_s"]
+        stats["cpu"] = cpu
+        log(f"  CPU: {cpu_summary(cpu)}")
         if stats["extracted"] < stats["articles"]:
             res["errors"][f"pipeline_{label}"] = (
                 f"only {stats['extracted']} of {stats['articles']} articles reached news.entities "
@@ -1663,8 +1752,12 @@ def table(res: dict[str, Any]) -> str:
     add("  tokens", g("nlp_limit", "tokens_per_s"), "tokens/s")
     add("extractor (no Kafka)", g("extractor", "articles_per_s"), "articles/s")
     add("transport (aiokafka produce→consume)", g("transport", "messages_per_s"), "msgs/s")
-    add("pipeline, 1 extractor worker", g("pipeline", "workers_1", "articles_per_s"), "articles/s")
-    add("pipeline, 2 extractor workers", g("pipeline", "workers_2", "articles_per_s"), "articles/s")
+    for workers in (1, 2):
+        phase = f"workers_{workers}"
+        label = f"pipeline, {workers} extractor worker{'s' if workers > 1 else ''}"
+        add(label, g("pipeline", phase, "articles_per_s"), "articles/s")
+        if g("pipeline", phase, "cpu") is not None:
+            add("  CPU by process", cpu_summary(g("pipeline", phase, "cpu")))
     add("latency rate (half saturation)", g("latency", "rate_per_s"), "articles/s")
     for key, label in (
         ("results_s", "ingest→results"),

@@ -6,6 +6,7 @@ import asyncio
 import datetime as dt
 import json
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -124,15 +125,44 @@ def test_tracker_fed_directly_reports_throughput_and_memory(
     assert report["tracker (fed)"]["peak_rss_mib"] > 0
 
 
+@pytest.fixture
+def bench_broker(tmp_path: Path) -> Iterator[str]:
+    """A broker of its own, configured as the benchmark starts its broker: a new group's
+    first assignment waits until no member joined for a while (the session broker assigns
+    at once, for fast tests)."""
+    from tests.helpers import free_port
+
+    from newsmon.ops import broker
+
+    own = Settings(
+        state_dir=tmp_path / "bench-broker",
+        broker_port=free_port(),
+        controller_port=free_port(),
+        broker_heap="512m",
+    )
+    addr = broker.start(own, quiet=True, properties=bench.BROKER_PROPERTIES)
+    try:
+        yield addr
+    finally:
+        broker.stop(own)
+
+
 @pytest.mark.kafka
-@pytest.mark.timeout(240)
+@pytest.mark.timeout(300)
 def test_two_tracker_workers_share_the_feed_and_both_are_measured(
-    contract_topics: Settings, tmp_path: Path
+    contract_topics: Settings, bench_broker: str, tmp_path: Path
 ) -> None:
-    """Two tracker processes in one group, both ready before the feed is published, consume
-    it between them; the figures sum both workers' records and CPU."""
-    stats, _, report = _feed_tracker(contract_topics, tmp_path, workers=2)
+    """Two tracker processes started together on a filled feed join their group before its
+    first assignment and consume the feed between them without a rebalance (a run with one
+    is run again); the figures sum both workers' records and CPU."""
+    from newsmon.ops.topics import ensure_topics
+
+    settings = contract_topics.model_copy(update={"kafka_bootstrap": bench_broker})
+    asyncio.run(ensure_topics(settings))
+    stats, _, report = _feed_tracker(settings, tmp_path, workers=2)
     assert stats["workers"] == 2
+    assert stats["assignments"] == [1, 1] and stats["rebalanced"] is False
+    assert 0 <= stats["rebalanced_runs_discarded"] < bench.REBALANCE_ATTEMPTS
     assert stats["input_records"] == 900
     assert stats["observations_per_s"] > 0
     # Each worker held partitions and consumed part of the feed; together, all of it.
@@ -144,12 +174,12 @@ def test_two_tracker_workers_share_the_feed_and_both_are_measured(
     assert report["tracker (fed #1)"]["peak_rss_mib"] > 0
     assert report["tracker (fed #2)"]["peak_rss_mib"] > 0
     # The run's topics (inputs, outputs, internal, changelogs) are gone from the broker.
-    left = [t for t in _topics(contract_topics) if ".feed-tracker-2workers." in t]
+    left = [t for t in _topics(settings) if ".feed-tracker-2workers" in t]
     for _ in range(20):  # a deletion reaches the broker's metadata within moments
         if not left:
             break
         time.sleep(0.5)
-        left = [t for t in _topics(contract_topics) if ".feed-tracker-2workers." in t]
+        left = [t for t in _topics(settings) if ".feed-tracker-2workers" in t]
     assert not left
 
 

@@ -44,3 +44,35 @@ def test_machine_busy_and_stolen_seconds_are_counted_since_boot() -> None:
     busy1, steal1 = second
     assert busy0 > 0 and steal0 >= 0
     assert busy1 > busy0 and steal1 >= steal0
+
+
+def test_a_phases_cpu_is_told_apart_for_a_process_and_its_children() -> None:
+    """The meter counts a process's own CPU and its live children's apart (the extractor's
+    spaCy workers are its children), over its window only; a process gone is left out."""
+    import subprocess
+    import sys
+    import time
+
+    from bench.run import CpuMeter, cpu_summary
+
+    meter = CpuMeter({"me": os.getpid(), "gone": 2**22 + 12345}).start()
+    # A child started in the window: it works about 0.5 s, then waits to be read.
+    burn = "import time; t = time.process_time()\nwhile time.process_time() - t < 0.5: pass\n"
+    child = subprocess.Popen([sys.executable, "-c", burn + "time.sleep(30)"])
+    try:
+        total = 0
+        for i in range(2_000_000):
+            total += i * i
+        time.sleep(1.5)  # the child has done its work by now
+        cpu = meter.stop()
+    finally:
+        child.kill()
+        child.wait()
+    mine = cpu["by_process"]["me"]
+    assert "gone" not in cpu["by_process"] and total > 0
+    assert mine["main_s"] >= 0.05
+    assert 0.4 <= mine["children_s"] <= 1.5
+    assert cpu["machine_busy_s"] >= mine["main_s"] + mine["children_s"] - 0.1
+    assert cpu["window_s"] >= 1.5
+    line = cpu_summary(cpu)
+    assert line.startswith("me ") and "in child processes" in line and "machine" in line

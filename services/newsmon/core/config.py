@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import tomllib
-from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
@@ -182,9 +181,10 @@ class Settings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         return init_settings, env_settings, _FileSource(settings_cls)
 
-    @cached_property
+    @property
     def bootstrap(self) -> str:
-        """The bootstrap servers every client uses."""
+        """The bootstrap servers every client uses. (Not cached: `model_copy` copies a cached
+        value, and a copy with another `kafka_bootstrap` would keep the old servers.)"""
         return self.kafka_bootstrap or f"{self.broker_host}:{self.broker_port}"
 
     @property

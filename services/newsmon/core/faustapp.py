@@ -430,6 +430,8 @@ def make_app(service: str, settings: Settings, **overrides: Any) -> faust.App:
     SERVICE_INFO.info({"service": service})
     started = time.time()
     assigned_once = asyncio.Event()
+    # Partition assignments received since start: more than one means a rebalance.
+    assignments = [0]
 
     @app.page("/metrics")
     async def metrics(self: View, request: Request) -> Response:
@@ -454,6 +456,7 @@ def make_app(service: str, settings: Settings, **overrides: Any) -> faust.App:
                 "status": status,
                 "rebalancing": bool(app.rebalancing),
                 "assigned": assigned,
+                "assignments": assignments[0],
                 "stalled": {f"{tp.topic}:{tp.partition}": v for tp, v in stall.stalled.items()},
                 "stalls": stall.stalls,
                 "watchdog": stall.last_check,
@@ -481,6 +484,7 @@ def make_app(service: str, settings: Settings, **overrides: Any) -> faust.App:
         for cache in caches:
             cache.clear_cache()
         assigned_once.set()
+        assignments[0] += 1
         SERVICE_READY.set(1)
         stall.assigned(_input_partitions(app), watchdog.now())
 

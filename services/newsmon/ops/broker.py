@@ -15,6 +15,7 @@ import socket
 import subprocess
 import time
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from string import Template
@@ -106,8 +107,11 @@ def _classpath(libs: Path) -> str:
     return os.pathsep.join(str(p) for p in sorted(libs.glob("*.jar")))
 
 
-def render_config(settings: Settings, paths: BrokerPaths) -> str:
-    """server.properties for this state folder and these ports."""
+def render_config(
+    settings: Settings, paths: BrokerPaths, properties: Mapping[str, str] | None = None
+) -> str:
+    """server.properties for this state folder and these ports; `properties` come last and
+    so replace the template's values of the same keys."""
     host = settings.broker_host
     listeners = [
         f"PLAINTEXT://{host}:{settings.broker_port}",
@@ -134,7 +138,7 @@ def render_config(settings: Settings, paths: BrokerPaths) -> str:
             ]
         )
     template = Template((deploy_dir() / "kafka" / "server.properties.template").read_text())
-    return template.substitute(
+    text = template.substitute(
         host=host,
         controller_port=settings.controller_port,
         listeners=",".join(listeners),
@@ -143,6 +147,10 @@ def render_config(settings: Settings, paths: BrokerPaths) -> str:
         sasl_config=sasl,
         log_dir=str(paths.data),
     )
+    if properties:
+        extra = "".join(f"{key}={value}\n" for key, value in properties.items())
+        text = text.rstrip("\n") + "\n# Given at start (the last value of a key counts)\n" + extra
+    return text
 
 
 def _jvm(settings: Settings, libs: Path, main: str, *args: str) -> list[str]:
@@ -222,8 +230,14 @@ def status(settings: Settings) -> int | None:
     return procs.running_pid(broker_paths(settings).pidfile, KAFKA_MAIN)
 
 
-def start(settings: Settings, timeout: float = 90.0, quiet: bool = False) -> str:
-    """Start the local broker unless it runs; return its bootstrap address once it answers."""
+def start(
+    settings: Settings,
+    timeout: float = 90.0,
+    quiet: bool = False,
+    properties: Mapping[str, str] | None = None,
+) -> str:
+    """Start the local broker unless it runs; return its bootstrap address once it answers.
+    `properties` replace the template's broker settings of the same keys."""
     paths = broker_paths(settings)
     bootstrap = local_bootstrap(settings)
     if status(settings) is not None:
@@ -236,7 +250,7 @@ def start(settings: Settings, timeout: float = 90.0, quiet: bool = False) -> str
         )
     libs = fetch_jars(quiet=quiet)
     paths.data.mkdir(parents=True, exist_ok=True)
-    paths.config.write_text(render_config(settings, paths))
+    paths.config.write_text(render_config(settings, paths, properties))
     _format_storage(settings, paths, libs)
     t0 = time.monotonic()
     proc = procs.spawn(

@@ -34,6 +34,16 @@ def test_local_broker_is_the_default_bootstrap(monkeypatch: pytest.MonkeyPatch) 
     assert load_settings().bootstrap == "kafka.example:9092"
 
 
+def test_a_copy_with_other_servers_uses_them(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`model_copy` with another `kafka_bootstrap` gives those servers, even when the
+    original's had been read before (a cached value was copied along once)."""
+    monkeypatch.delenv("NEWSMON_KAFKA_BOOTSTRAP", raising=False)
+    s = load_settings(kafka_bootstrap="one:9092")
+    assert s.bootstrap == "one:9092"
+    assert s.model_copy(update={"kafka_bootstrap": "two:9092"}).bootstrap == "two:9092"
+    assert s.model_copy(update={"kafka_bootstrap": None}).bootstrap == "127.0.0.1:19092"
+
+
 def test_wrong_value_names_the_setting(monkeypatch: pytest.MonkeyPatch) -> None:
     """A bad value gives an error naming the setting and its environment variable."""
     monkeypatch.setenv("NEWSMON_TRACKER_PORT", "not-a-port")

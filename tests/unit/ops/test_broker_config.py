@@ -39,3 +39,23 @@ def test_cluster_ids_never_look_like_options() -> None:
     assert len(ids) == 2000
     assert not any(i.startswith("-") for i in ids)
     assert all(len(i) == 22 for i in ids)
+
+
+def test_given_properties_replace_the_templates(tmp_path: Path) -> None:
+    """Properties given at start come after the template's, so they are the ones that count
+    (Java's Properties keeps a key's last value); the benchmark uses Kafka's default delay
+    of a new group's first assignment."""
+    import io
+
+    s = Settings(state_dir=tmp_path)
+    text = broker.render_config(
+        s, broker.broker_paths(s), {"group.initial.rebalance.delay.ms": "3000"}
+    )
+    values: dict[str, str] = {}
+    for line in io.StringIO(text):
+        if "=" in line and not line.lstrip().startswith("#"):
+            key, _, value = line.strip().partition("=")
+            values[key] = value  # the last value of a key wins, as in Java
+    assert values["group.initial.rebalance.delay.ms"] == "3000"
+    assert text.count("group.initial.rebalance.delay.ms=") == 2
+    assert text.endswith("group.initial.rebalance.delay.ms=3000\n")
