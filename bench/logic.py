@@ -106,7 +106,7 @@ def _stage(
 
 
 def tracker_logic(
-    data: dict[str, Records], window_days: int, coalesce: bool = True
+    data: dict[str, Records], window_days: int, coalesce: bool = False
 ) -> dict[str, Any]:
     """Observations per second of the tracker's logic on the fed records (no Kafka, no Faust);
     `coalesce`: one series record per changed date per batch (the setting `metrics_coalesce`)."""

@@ -306,7 +306,7 @@ async def test_failed_publish_applies_no_state_and_acks_no_input(harness: Harnes
 @pytest.mark.parametrize("coalesce", [True, False])
 async def test_a_batch_publishes_one_record_per_changed_series_date(coalesce: bool) -> None:
     """Three sources' reports of the seed's two figures in one bundle give one news.metrics
-    record per date, with the corroboration of all three (`metrics_coalesce`, the default),
+    record per date, with the corroboration of all three (`metrics_coalesce` on),
     or one record per report with it off; the tables end the same either way."""
     from newsmon.core.bundles import bundles
 

@@ -70,7 +70,7 @@ def _fed(articles: int) -> dict[str, list[tuple[bytes | None, bytes]]]:
 def test_tracker_logic_counts_what_the_service_would_do() -> None:
     """Every observation, sighting and event is applied once; the outputs are counted."""
     threshold = gc.get_threshold()
-    out = tracker_logic(_fed(40), window_days=30)
+    out = tracker_logic(_fed(40), window_days=30, coalesce=True)
     assert out["observations"] == 80
     assert out["items"] == {"observations": 80, "entities": 80, "events": 40}
     # One series record per changed date of a batch: the 40 dates of the trucks' series and

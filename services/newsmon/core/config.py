@@ -164,9 +164,10 @@ class Settings(BaseSettings):
     # A news.metrics record carries the series' points this many days either side of the
     # date it changed (and at least the neighbouring points); change rules look no further.
     metrics_window_days: int = Field(default=30, ge=1, le=3660)
-    # The tracker publishes one news.metrics record per series date changed by a batch of
-    # reports (the date's state after the batch); false: one record per report.
-    metrics_coalesce: bool = True
+    # True: the tracker publishes one news.metrics record per series date changed by a batch
+    # of reports (the date's state after the batch). Off by default: which alerts fire then
+    # depends on where batches end (docs/decisions.md).
+    metrics_coalesce: bool = False
     rules_path: Path | None = None
     alert_suppression_s: float = Field(default=3600.0, ge=0)
 
