@@ -132,10 +132,6 @@ def tracker_logic(
         series.stage(sid, report)
         return []
 
-    def stage_sightings(actor_id: str, item: Any) -> list[tuple[str, Any]]:
-        actors.stage(actor_id, item)
-        return []
-
     stages = {
         "observations": (
             ArticleObservations.model_validate_json,
@@ -147,7 +143,7 @@ def tracker_logic(
         "entities": (
             ArticleEntities.model_validate_json,
             route_entities,
-            stage_sightings,
+            actors.apply,
             [actors_store, actors_seen],
             serde.encode,
         ),
@@ -172,8 +168,7 @@ def tracker_logic(
         for kind, (decode, route, apply, stores, encode) in stages.items():
             values = [v for _, v in data.get(kind, [])]
             t = time.perf_counter()
-            flushes = {"observations": series.flush if coalesce else None, "entities": actors.flush}
-            flush = flushes.get(kind)
+            flush = series.flush if kind == "observations" and coalesce else None
             items[kind], outputs = _stage(
                 values,
                 decode,

@@ -357,19 +357,12 @@ class TrackerService:
                 articles=rec.articles,
             )
 
-        def stage(actor_id: str, item: Any) -> list[tuple[str, Any]]:
-            self.actors.stage(actor_id, item)
-            return []
-
-        # Each actor's sightings of a batch counted together, its record built after them.
         return self._stateful(
-            stage,
+            self.actors.apply,
             "actors",
             [self.staged["actors"], self.staged["actor-articles"]],
             publish,
             published,
-            flush=self.actors.flush,
-            discard=self.actors.discard,
         )
 
     def _tone_agent(self) -> Callable[[Any], Awaitable[None]]:
