@@ -111,7 +111,7 @@ def tracker_logic(
     """Observations per second of the tracker's logic on the fed records (no Kafka, no Faust);
     `coalesce`: one series record per changed date per batch (the setting `metrics_coalesce`)."""
     from newsmon.tracker.actors import ActorRegistry, route_entities
-    from newsmon.tracker.main import as_pairs
+    from newsmon.tracker.main import as_pairs, staged_only
     from newsmon.tracker.series import SeriesTracker, route_observations
     from newsmon.tracker.tone import ToneTracker, route_events
 
@@ -128,15 +128,11 @@ def tracker_logic(
     actors = ActorRegistry(actors_store, actors_seen)
     tone = ToneTracker(tone_store, 7)
 
-    def stage_report(sid: str, report: Any) -> list[tuple[str, Any]]:
-        series.stage(sid, report)
-        return []
-
     stages = {
         "observations": (
             ArticleObservations.model_validate_json,
             route_observations,
-            stage_report if coalesce else as_pairs(series.apply),
+            staged_only(series.stage) if coalesce else as_pairs(series.apply),
             [series_store, series_seen],
             series.encode,
         ),

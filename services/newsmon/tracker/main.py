@@ -325,13 +325,9 @@ class TrackerService:
         if not self.settings.metrics_coalesce:
             return self._stateful(as_pairs(self.series.apply), "series", stores, publish, published)
 
-        def stage(sid: str, report: Any) -> list[tuple[str, Any]]:
-            self.series.stage(sid, report)
-            return []
-
         # One record per changed series date per batch, built after the whole batch.
         return self._stateful(
-            stage,
+            staged_only(self.series.stage),
             "series",
             stores,
             publish,
@@ -396,6 +392,17 @@ def as_pairs(
     def pairs(key: str, item: Any) -> list[tuple[str, Any]]:
         result = apply(key, item)
         return [] if result is None else [(key, result)]
+
+    return pairs
+
+
+def staged_only(stage: Callable[[str, Any], Any]) -> Callable[[str, Any], list[tuple[str, Any]]]:
+    """A `stage` that only stages an item, as an `apply` that publishes nothing: its records
+    come from the agent's `flush` after the batch."""
+
+    def pairs(key: str, item: Any) -> list[tuple[str, Any]]:
+        stage(key, item)
+        return []
 
     return pairs
 

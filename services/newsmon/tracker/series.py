@@ -439,10 +439,6 @@ def _has_date(dates: list[str], as_of: str) -> bool:
     return i < len(dates) and dates[i] == as_of
 
 
-def _instant(stamp: str) -> dt.datetime:
-    return dt.datetime.fromisoformat(stamp)
-
-
 _POINT_JSON = SeriesPoint.__pydantic_serializer__
 _UPDATE_JSON = MetricUpdate.__pydantic_serializer__
 
@@ -576,7 +572,9 @@ class SeriesTracker:
         # The record's ingest time is its earliest report's: the latency it shows is that of
         # the article that waited longest.
         ingested = report["ingested_at"]
-        if before is not None and _instant(before[1]) < _instant(ingested):
+        if before is not None and dt.datetime.fromisoformat(before[1]) < dt.datetime.fromisoformat(
+            ingested
+        ):
             ingested = before[1]
         self._pending[(sid, as_of)] = (report, ingested)
         return True
