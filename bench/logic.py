@@ -106,12 +106,12 @@ def _stage(
 
 
 def tracker_logic(
-    data: dict[str, Records], window_days: int, coalesce: bool = False
+    data: dict[str, Records], window_days: int, coalesce: str = "unchanged"
 ) -> dict[str, Any]:
     """Observations per second of the tracker's logic on the fed records (no Kafka, no Faust);
-    `coalesce`: one series record per changed date per batch (the setting `metrics_coalesce`)."""
+    `coalesce`: which series records are published (the setting `metrics_coalesce`)."""
     from newsmon.tracker.actors import ActorRegistry, route_entities
-    from newsmon.tracker.main import as_pairs, staged_only
+    from newsmon.tracker.main import as_pairs, series_hooks, staged_only
     from newsmon.tracker.series import SeriesTracker, route_observations
     from newsmon.tracker.tone import ToneTracker, route_events
 
@@ -128,18 +128,19 @@ def tracker_logic(
     actors = ActorRegistry(actors_store, actors_seen)
     tone = ToneTracker(tone_store, 7)
 
+    series_apply, series_flush, _ = series_hooks(series, coalesce)
     stages = {
         "observations": (
             ArticleObservations.model_validate_json,
             route_observations,
-            staged_only(series.stage) if coalesce else as_pairs(series.apply),
+            series_apply,
             [series_store, series_seen],
             series.encode,
         ),
         "entities": (
             ArticleEntities.model_validate_json,
             route_entities,
-            actors.apply,
+            staged_only(actors.stage),
             [actors_store, actors_seen],
             serde.encode,
         ),
@@ -164,7 +165,7 @@ def tracker_logic(
         for kind, (decode, route, apply, stores, encode) in stages.items():
             values = [v for _, v in data.get(kind, [])]
             t = time.perf_counter()
-            flush = series.flush if kind == "observations" and coalesce else None
+            flush = {"observations": series_flush, "entities": actors.flush}.get(kind)
             items[kind], outputs = _stage(
                 values,
                 decode,

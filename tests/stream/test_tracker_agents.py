@@ -303,11 +303,13 @@ async def test_failed_publish_applies_no_state_and_acks_no_input(harness: Harnes
     assert [t for t, _, _ in harness.out] == [topics.METRICS.name]
 
 
-@pytest.mark.parametrize("coalesce", [True, False])
-async def test_a_batch_publishes_one_record_per_changed_series_date(coalesce: bool) -> None:
-    """Three sources' reports of the seed's two figures in one bundle give one news.metrics
-    record per date, with the corroboration of all three (`metrics_coalesce` on),
-    or one record per report with it off; the tables end the same either way."""
+@pytest.mark.parametrize("coalesce", ["all", "none", "unchanged"])
+async def test_a_batch_publishes_one_record_per_changed_series_date(coalesce: str) -> None:
+    """Three sources' reports of the seed's two figures in one bundle (`metrics_coalesce`):
+    "all", one news.metrics record per date with the corroboration of all three; "none", one
+    record per report; "unchanged", the first report of each date at once (it adds the date)
+    and one record per date after the bundle for the two that only corroborate it. The tables
+    end the same either way."""
     from newsmon.core.bundles import bundles
 
     harness = Harness()
@@ -325,8 +327,12 @@ async def test_a_batch_publishes_one_record_per_changed_series_date(coalesce: bo
     out = [
         MetricUpdate.model_validate_json(v) for t, _, v in harness.out if t == topics.METRICS.name
     ]
-    if coalesce:
-        assert [(u.as_of.day, u.value, u.corroboration) for u in out] == [(10, 100, 3), (13, 30, 3)]
+    got = [(u.as_of.day, u.value, u.corroboration) for u in out]
+    if coalesce == "all":
+        assert got == [(10, 100, 3), (13, 30, 3)]
+        assert (out[1].previous_value, out[1].change_pct) == (100, -70.0)
+    elif coalesce == "unchanged":
+        assert got == [(10, 100, 1), (13, 30, 1), (10, 100, 3), (13, 30, 3)]
         assert (out[1].previous_value, out[1].change_pct) == (100, -70.0)
     else:
         assert [(u.as_of.day, u.corroboration) for u in out] == [

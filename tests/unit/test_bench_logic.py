@@ -70,7 +70,7 @@ def _fed(articles: int) -> dict[str, list[tuple[bytes | None, bytes]]]:
 def test_tracker_logic_counts_what_the_service_would_do() -> None:
     """Every observation, sighting and event is applied once; the outputs are counted."""
     threshold = gc.get_threshold()
-    out = tracker_logic(_fed(40), window_days=30, coalesce=True)
+    out = tracker_logic(_fed(40), window_days=30, coalesce="all")
     assert out["observations"] == 80
     assert out["items"] == {"observations": 80, "entities": 80, "events": 40}
     # One series record per changed date of a batch: the 40 dates of the trucks' series and
@@ -80,10 +80,14 @@ def test_tracker_logic_counts_what_the_service_would_do() -> None:
     assert out["observations_per_s"] > 0
     assert 0 < out["table_writes"] < 4 * (80 + 80 + 40)
     assert gc.get_threshold() == threshold  # the collector is restored
-    # A record per report instead (`metrics_coalesce` off): 39 more series records.
-    each = tracker_logic(_fed(40), window_days=30, coalesce=False)
+    # A record per report instead (`metrics_coalesce` "none"): 39 more series records.
+    each = tracker_logic(_fed(40), window_days=30, coalesce="none")
     assert each["outputs"] == out["outputs"] + 39
     assert each["table_writes"] == out["table_writes"]
+    # "unchanged" (the default): each ambulance figure is larger than the one before, so it
+    # moves the date's value and is published at once, as with "none".
+    moved = tracker_logic(_fed(40), window_days=30)
+    assert moved["outputs"] == each["outputs"]
 
 
 def test_alerter_logic_runs_rules_and_gate_on_tracker_output() -> None:

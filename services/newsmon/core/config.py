@@ -13,11 +13,21 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 SERVICES = ("ingester", "extractor", "tracker", "alerter")
+_BOOL_WORDS = {"true": True, "1": True, "yes": True, "on": True}
+_BOOL_WORDS.update({"false": False, "0": False, "no": False, "off": False})
 
 
 class ConfigError(Exception):
@@ -164,12 +174,27 @@ class Settings(BaseSettings):
     # A news.metrics record carries the series' points this many days either side of the
     # date it changed (and at least the neighbouring points); change rules look no further.
     metrics_window_days: int = Field(default=30, ge=1, le=3660)
-    # True: the tracker publishes one news.metrics record per series date changed by a batch
-    # of reports (the date's state after the batch). Off by default: which alerts fire then
-    # depends on where batches end (docs/decisions.md).
-    metrics_coalesce: bool = False
+    # How many news.metrics records the tracker publishes (docs/decisions.md):
+    # "none": one per report that changed a series;
+    # "unchanged" (default): one per report that moved a date's value (or added the date) at
+    #   once, and one per series date per batch for reports that changed only corroboration,
+    #   sources or evidence -- the alerts are the same as with "none";
+    # "all": one per series date changed by a batch (its state after the batch); which change
+    #   and threshold alerts fire then depends on where batches end.
+    # true / false are read as "all" / "none".
+    metrics_coalesce: Literal["none", "unchanged", "all"] = "unchanged"
     rules_path: Path | None = None
     alert_suppression_s: float = Field(default=3600.0, ge=0)
+
+    @field_validator("metrics_coalesce", mode="before")
+    @classmethod
+    def _coalesce_from_bool(cls, value: Any) -> Any:
+        """The setting was a boolean before it had three values: true / false still work."""
+        if isinstance(value, bool):
+            return "all" if value else "none"
+        if isinstance(value, str) and value.strip().lower() in _BOOL_WORDS:
+            return "all" if _BOOL_WORDS[value.strip().lower()] else "none"
+        return value
 
     @classmethod
     def settings_customise_sources(

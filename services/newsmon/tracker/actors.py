@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, MutableMapping
+from contextlib import nullcontext
 from typing import Any
 
 from newsmon.core.bundles import partition_of
 from newsmon.core.models import ActorRef, ActorSalience, ArticleEntities, SourcedEvidence, utcnow
+from newsmon.core.tables import Scope
 
 #: Co-occurring actors kept per actor (the most frequent; up to twice as many between two
 #: trims), and how many a record lists.
@@ -92,23 +94,39 @@ def _by_count(item: tuple[str, list[Any]]) -> tuple[int, str]:
     return (-item[1][1], item[0])
 
 
-def _evidence(ent: dict[str, Any], article_id: str) -> list[dict[str, Any]]:
+def _evidence_of(mentions: list[dict[str, Any]], article_id: str) -> list[dict[str, Any]]:
     """A sighting's first mentions as the evidence of a first sighting."""
     return [
         {"text": m["text"], "start": m["start"], "end": m["end"], "article_id": article_id}
-        for m in ent["evidence"]
+        for m in mentions
     ]
 
 
-def _is_power_of_two(n: int) -> bool:
-    return n >= 2 and n & (n - 1) == 0
-
-
 def material_change(published: dict[str, int], mentions: int, articles: int) -> bool:
-    """Whether salience moved enough since the last published record to publish again."""
-    if articles > published["articles"] and _is_power_of_two(articles):
+    """Whether salience moved enough since the last published record to publish again: the
+    article count reached a power of two (2, 4, 8, ...) it had not reached then -- counted
+    one article at a time, the moment it equals one; a batch's articles may pass it -- or the
+    mention count at least doubled, by 3 or more."""
+    before = published["articles"]
+    if articles >= 2 and articles > before and articles.bit_length() > before.bit_length():
         return True
     return mentions >= 2 * published["mentions"] and mentions - published["mentions"] >= 3
+
+
+class _Tally:
+    """One actor's sightings of a batch, folded: what its state gains from them."""
+
+    __slots__ = ("articles", "co", "earliest", "ent", "ingested", "last_published", "mentions")
+
+    def __init__(self, ent: dict[str, Any]) -> None:
+        self.ent = ent  # its first sighting's entity (name, type, ... of a new actor)
+        self.mentions = 0
+        self.articles = 0
+        # (published, its time, article id, evidence) of the earliest published sighting.
+        self.earliest: tuple[dt.datetime, str, str, list[dict[str, Any]]] | None = None
+        self.co: dict[str, list[Any]] = {}  # companion id: [name, sightings]
+        self.last_published = ""  # of the last sighting folded in (the record's event time)
+        self.ingested: tuple[dt.datetime, str] | None = None  # the earliest ingest time
 
 
 class ActorRegistry:
@@ -117,36 +135,71 @@ class ActorRegistry:
     `store` maps actor id to its state; `seen` lists, per article and partition, the actors
     the article was already counted for (`counted_key`), so that an article counts once per
     actor.
+
+    Sightings are counted in two steps: `stage` folds an item's new sightings into a tally per
+    actor (and lists them in `seen`); `flush` applies each actor's tally to its state once and
+    gives the records to publish. An actor named in a thousand articles of a batch costs one
+    state update, not a thousand, and gets one record at most: its first sighting, or its
+    salience after the batch when that changed materially. The counts are those of one
+    sighting at a time; only the co-occurring actors kept may differ at the trim (see
+    `_fold`).
     """
 
-    def __init__(self, store: MutableMapping[str, Any], seen: MutableMapping[str, Any]) -> None:
+    def __init__(
+        self,
+        store: MutableMapping[str, Any],
+        seen: MutableMapping[str, Any],
+        scope: Scope | None = None,
+    ) -> None:
         self.store = store
         self.seen = seen
+        # Enters the context of the record that sighted an actor while `flush` reads and
+        # writes its state: a Faust table reads a key only in the partition of the current
+        # event, and after a batch that is the batch's last record (core/tables.py). Without
+        # it, an actor of another partition that is not in the table's cache -- after a
+        # restart -- would be read as new and its counts started again.
+        self.scope = scope
+        # Actor id: its tally and the record (Faust event) whose state its writes belong to,
+        # in the order first sighted.
+        self._batch: dict[str, tuple[_Tally, Any]] = {}
 
     def apply(self, key: str, item: Sighting) -> list[tuple[str, ActorSalience]]:
-        """Count a routed item: an article's sightings in one partition (`route_entities`),
-        or one sighting as routed by an earlier version. The records to publish, by actor id.
-        """
+        """Count a routed item at once (`stage` then `flush`); the records to publish, by
+        actor id."""
+        if self._batch:
+            raise RuntimeError("apply() with sightings pending: flush() them first")
+        self.stage(key, item)
+        return self.flush()
+
+    def stage(self, key: str, item: Sighting) -> None:
+        """Fold a routed item -- an article's sightings in one partition (`route_entities`),
+        or one sighting as routed by an earlier version -- into the batch's tallies."""
         if "entities" not in item:
             # Companions were {"id", "name"} objects in the first versions, [id, name] after.
             co = [(r["id"], r["name"]) if isinstance(r, dict) else r for r in item["co"]]
-            return self._count_article(item, [item["entity"]], lambda ent: co)
-        return self._count_article(
+            self._stage_article(item, [item["entity"]], lambda ent: co)
+            return
+        self._stage_article(
             item,
             item["entities"],
             lambda ent: [r for r in item["co"] if r[0] != ent["id"]][:CO_PER_SIGHTING],
         )
 
-    def _count_article(
+    def discard(self) -> None:
+        """Forget the pending tallies (their batch's writes were dropped)."""
+        self._batch.clear()
+
+    def _stage_article(
         self,
         s: Sighting,
         entities: list[dict[str, Any]],
         companions: Callable[[dict[str, Any]], list[Any]],
-    ) -> list[tuple[str, ActorSalience]]:
-        """Count the article `s`'s sightings of `entities` (one partition's) that its dedup
-        entry does not list yet, each once; the records to publish, by actor id."""
+    ) -> None:
+        """Fold the article `s`'s sightings of `entities` (one partition's) that its dedup
+        entry does not list yet, each once. Everything taken from the item is read before
+        anything is folded: an item that does not parse changes nothing."""
         if not entities:
-            return []
+            return
         counted_at = counted_key(s["article_id"], entities[0]["id"])
         listed = self.seen.get(counted_at) or []
         counted = set(listed)
@@ -156,35 +209,79 @@ class ActorRegistry:
                 counted.add(ent["id"])
                 fresh.append(ent)
         if not fresh:
-            return []
-        self.seen[counted_at] = [*listed, *(e["id"] for e in fresh)]
-        out = []
+            return
+        published = s["published_at"]
+        published_at = dt.datetime.fromisoformat(published)
+        ingested = (dt.datetime.fromisoformat(s["ingested_at"]), s["ingested_at"])
+        article_id = s["article_id"]
+        parsed = []
         for ent in fresh:
-            result = self._count(ent["id"], s, ent, companions(ent))
+            mentions = ent["mentions"]
+            if isinstance(mentions, list):  # a sighting routed by an earlier version
+                ent = {**ent, "mentions": len(mentions), "evidence": mentions[:EVIDENCE_MENTIONS]}
+            parsed.append((ent, max(1, int(ent["mentions"])), companions(ent)))
+        self.seen[counted_at] = [*listed, *(e["id"] for e in fresh)]
+        owner = getattr(self.store, "owner", None)
+        batch = self._batch
+        for ent, mentions, co_refs in parsed:
+            held = batch.get(ent["id"])
+            if held is None:
+                tally = _Tally(ent)
+                batch[ent["id"]] = (tally, owner)
+            else:
+                tally = held[0]
+            tally.mentions += mentions
+            tally.articles += 1
+            if tally.earliest is None or published_at < tally.earliest[0]:
+                tally.earliest = (published_at, published, article_id, ent["evidence"])
+            if tally.ingested is None or ingested[0] < tally.ingested[0]:
+                tally.ingested = ingested
+            tally.last_published = published
+            co = tally.co
+            for ref_id, ref_name in co_refs:
+                known = co.get(ref_id)
+                if known is None:
+                    co[ref_id] = [ref_name, 1]
+                else:
+                    known[1] += 1
+
+    def flush(self) -> list[tuple[str, ActorSalience]]:
+        """Apply each actor's tally to its state (written in the partition of a record that
+        sighted it); the records to publish, by actor id, in the order first sighted."""
+        out = []
+        has_owner = hasattr(self.store, "owner")
+        for actor_id, (tally, owner) in self._batch.items():
+            if has_owner:
+                self.store.owner = owner  # type: ignore[attr-defined]
+            with nullcontext() if self.scope is None else self.scope(owner):
+                result = self._fold(actor_id, tally)
             if result is not None:
-                out.append((ent["id"], result))
+                out.append((actor_id, result))
+        self._batch.clear()
         return out
 
-    def _count(
-        self, actor_id: str, s: Sighting, ent: dict[str, Any], co_refs: list[Any]
-    ) -> ActorSalience | None:
-        """Count one sighting of `actor_id` (`ent`, in the article `s`, not counted before);
-        the record to publish, or None."""
-        mentions = ent["mentions"]
-        if isinstance(mentions, list):  # a sighting routed by an earlier version
-            ent = {**ent, "mentions": len(mentions), "evidence": mentions[:EVIDENCE_MENTIONS]}
+    def _fold(self, actor_id: str, tally: _Tally) -> ActorSalience | None:
+        """Apply one actor's tally to its state; the record to publish, or None.
+
+        The companions kept are trimmed back to the MAX_CO_OCCURRING most frequent once they
+        are more than twice that many, after the whole tally: counted one sighting at a time,
+        the trim could fall between two sightings and drop a companion the next one brings.
+        """
+        assert tally.earliest is not None and tally.ingested is not None
+        earliest_at, earliest, first_article, evidence = tally.earliest
         state: ActorState | None = self.store.get(actor_id)
         first = state is None
         if state is None:
+            ent = tally.ent
             state = {
                 "id": actor_id,
                 "name": ent["name"],
                 "type": ent["type"],
                 "actor_type": ent.get("actor_type"),
                 "known": ent["known"],
-                "first_seen": s["published_at"],
-                "first_article_id": s["article_id"],
-                "evidence": _evidence(ent, s["article_id"]),
+                "first_seen": earliest,
+                "first_article_id": first_article,
+                "evidence": _evidence_of(evidence, first_article),
                 "mentions": 0,
                 "articles": 0,
                 "co": {},
@@ -192,24 +289,22 @@ class ActorRegistry:
             }
         else:
             state = dict(state)
-        if dt.datetime.fromisoformat(s["published_at"]) < dt.datetime.fromisoformat(
-            state["first_seen"]
-        ):
-            # A late article that was published earlier moves the first sighting back.
-            state.update(
-                first_seen=s["published_at"],
-                first_article_id=s["article_id"],
-                evidence=_evidence(ent, s["article_id"]),
-            )
-        state["mentions"] += max(1, ent["mentions"])
-        state["articles"] += 1
+            if earliest_at < dt.datetime.fromisoformat(state["first_seen"]):
+                # A late article that was published earlier moves the first sighting back.
+                state.update(
+                    first_seen=earliest,
+                    first_article_id=first_article,
+                    evidence=_evidence_of(evidence, first_article),
+                )
+        state["mentions"] += tally.mentions
+        state["articles"] += tally.articles
         co = dict(state["co"])
-        for ref_id, ref_name in co_refs:
+        for ref_id, (ref_name, n) in tally.co.items():
             known = co.get(ref_id)
-            co[ref_id] = [ref_name, 1] if known is None else [known[0], known[1] + 1]
+            co[ref_id] = [ref_name, n] if known is None else [known[0], known[1] + n]
         if len(co) > 2 * MAX_CO_OCCURRING:
             # Trimmed back to the most frequent when twice the bound: sorting on every
-            # sighting cost more than the rest of the update.
+            # update cost more than the rest of it.
             co = dict(sorted(co.items(), key=_by_count)[:MAX_CO_OCCURRING])
         state["co"] = co
 
@@ -219,7 +314,8 @@ class ActorRegistry:
         self.store[actor_id] = state  # reassign: a Faust table only logs assignments
         if not publish:
             return None
-        return self.record(state, "first_seen" if first else "salience", s)
+        context = {"published_at": tally.last_published, "ingested_at": tally.ingested[1]}
+        return self.record(state, "first_seen" if first else "salience", context)
 
     @staticmethod
     def record(state: ActorState, update: str, s: Sighting) -> ActorSalience:

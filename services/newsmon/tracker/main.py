@@ -115,9 +115,14 @@ class TrackerService:
             for name, (table, limit) in self.tables.items()
         }
         self.series = SeriesTracker(
-            self.staged["series"], self.staged["series-reports"], settings.metrics_window_days
+            self.staged["series"],
+            self.staged["series-reports"],
+            settings.metrics_window_days,
+            scope=event_context,
         )
-        self.actors = ActorRegistry(self.staged["actors"], self.staged["actor-articles"])
+        self.actors = ActorRegistry(
+            self.staged["actors"], self.staged["actor-articles"], scope=event_context
+        )
         self.tone = ToneTracker(self.staged["tone"], settings.tone_window_days)
         self.emit: Emit = send_started
 
@@ -322,18 +327,9 @@ class TrackerService:
             )
 
         stores = [self.staged["series"], self.staged["series-reports"]]
-        if not self.settings.metrics_coalesce:
-            return self._stateful(as_pairs(self.series.apply), "series", stores, publish, published)
-
-        # One record per changed series date per batch, built after the whole batch.
+        apply, flush, discard = series_hooks(self.series, self.settings.metrics_coalesce)
         return self._stateful(
-            staged_only(self.series.stage),
-            "series",
-            stores,
-            publish,
-            published,
-            flush=self.series.flush,
-            discard=self.series.discard,
+            apply, "series", stores, publish, published, flush=flush, discard=discard
         )
 
     def _actors_agent(self) -> Callable[[Any], Awaitable[None]]:
@@ -353,12 +349,15 @@ class TrackerService:
                 articles=rec.articles,
             )
 
+        # Each actor's sightings of a batch counted together, its record built after them.
         return self._stateful(
-            self.actors.apply,
+            staged_only(self.actors.stage),
             "actors",
             [self.staged["actors"], self.staged["actor-articles"]],
             publish,
             published,
+            flush=self.actors.flush,
+            discard=self.actors.discard,
         )
 
     def _tone_agent(self) -> Callable[[Any], Awaitable[None]]:
@@ -405,6 +404,27 @@ def staged_only(stage: Callable[[str, Any], Any]) -> Callable[[str, Any], list[t
         return []
 
     return pairs
+
+
+SeriesHooks = tuple[
+    Callable[[str, Any], list[tuple[str, Any]]],
+    Callable[[], list[tuple[str, Any]]] | None,
+    Callable[[], None] | None,
+]
+
+
+def series_hooks(series: SeriesTracker, coalesce: str) -> SeriesHooks:
+    """The series stage's (apply, flush, discard) for the setting `metrics_coalesce`:
+    "none", a record per report that changed a series; "unchanged", a record at once per
+    report that moved a date's value and one per date after the batch for the others; "all",
+    one per changed date after the batch."""
+    if coalesce == "none":
+        return as_pairs(series.apply), None, None
+    if coalesce == "unchanged":
+        return as_pairs(series.apply_moved), series.flush, series.discard
+    if coalesce == "all":
+        return staged_only(series.stage), series.flush, series.discard
+    raise ValueError(f"metrics_coalesce: {coalesce!r} is not none, unchanged or all")
 
 
 def run(settings: Settings) -> None:

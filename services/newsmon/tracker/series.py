@@ -32,6 +32,7 @@ import bisect
 import datetime as dt
 from collections import OrderedDict
 from collections.abc import MutableMapping
+from contextlib import nullcontext
 from typing import Any
 
 from newsmon.core.bundles import partition_of
@@ -44,6 +45,7 @@ from newsmon.core.models import (
     SourcedEvidence,
     utcnow,
 )
+from newsmon.core.tables import Scope
 
 #: A series keeps at most this many dates; the oldest are dropped first.
 MAX_DATES = 2000
@@ -305,7 +307,17 @@ def add_report(
     store: MutableMapping[str, Any], sid: str, report: Report, seen: MutableMapping[str, Any]
 ) -> tuple[SeriesState | None, SeriesPoint | None]:
     """Add one report to a series in `store`; returns the series' header and the new point of
-    the report's date (both None when the report was already counted).
+    the report's date (both None when the report was already counted). See `_add_report`."""
+    state, point, _ = _add_report(store, sid, report, seen)
+    return state, point
+
+
+def _add_report(
+    store: MutableMapping[str, Any], sid: str, report: Report, seen: MutableMapping[str, Any]
+) -> tuple[SeriesState | None, SeriesPoint | None, bool]:
+    """Add one report to a series in `store`; returns the series' header, the new point of the
+    report's date (both None when the report was already counted) and whether the date's value
+    moved: the date is new, or its chosen figure now has another value.
 
     The series lives under three kinds of keys, so that an update writes a few small values
     whatever the series' length and however many conflicting figures a date has:
@@ -322,7 +334,7 @@ def add_report(
     key, rkey = counted_key(sid, report), report_key(sid, report)
     counted = seen.get(key) or []
     if rkey in counted:
-        return None, None
+        return None, None, False
     seen[key] = [*counted, rkey]
     state = store.get(sid)
     if state is None:
@@ -350,7 +362,7 @@ def add_report(
             _drop_date(store, sid, old)
         state = {**state, "point_dates": dates[-MAX_DATES:]}
         store[sid] = state  # reassign: a Faust table only logs assignments
-    return state, point
+    return state, point, before is None or before["value"] != point.value
 
 
 def _drop_date(store: MutableMapping[str, Any], sid: str, as_of: str) -> None:
@@ -467,9 +479,15 @@ class SeriesTracker:
         store: MutableMapping[str, Any],
         seen: MutableMapping[str, Any] | None = None,
         window_days: int = WINDOW_DAYS,
+        scope: Scope | None = None,
     ) -> None:
         self.store = store
         self.window_days = window_days
+        # Enters the context of the record (`store.owner`) that changed a date, while `flush`
+        # builds the date's record: a Faust table reads a key only in the partition of the
+        # current event, and after a batch that is the batch's last record, not necessarily
+        # the one whose partition holds the series (core/tables.py).
+        self.scope = scope
         self.seen: MutableMapping[str, Any] = {} if seen is None else seen
         # Decoded points by date key, with the stored entry they came from: an update decodes
         # only the points of its window that changed since. Only a cache: used while the
@@ -485,8 +503,9 @@ class SeriesTracker:
         # The JSON of the points recent updates carried, by the point object's id.
         self._point_json: OrderedDict[int, tuple[SeriesPoint, bytes]] = OrderedDict()
         # Dates changed since the last `flush`: (series id, as_of) -> (its last report, the
-        # earliest ingest time of its reports), in the order first changed.
-        self._pending: dict[tuple[str, str], tuple[Report, str]] = {}
+        # earliest ingest time of its reports, the record that made its writes), in the order
+        # first changed.
+        self._pending: dict[tuple[str, str], tuple[Report, str, Any]] = {}
 
     def _trusted(self) -> bool:
         """Whether remembered points can be used unchecked (see `__init__`); when the store's
@@ -555,17 +574,18 @@ class SeriesTracker:
         dates, idx = window_dates(state["point_dates"], as_of, self.window_days)
         return [self._stored_point(sid, d, trusted) for d in dates], idx
 
-    def stage(self, sid: str, report: Report) -> bool:
-        """Add a routed report; whether it changed the series (its date is then pending: the
-        next `flush` publishes it). False when the report was already counted."""
+    def _stage(self, sid: str, report: Report) -> bool | None:
+        """Add a routed report, its date then pending (see `stage`); None when the report
+        was already counted (or its date fell off the MAX_DATES cap at once), else whether
+        the date's value moved (`_add_report`)."""
         # Forget what a rollback or a rebalance may have taken back.
         self._trusted()
-        state, point = add_report(self.store, sid, report, self.seen)
+        state, point, moved = _add_report(self.store, sid, report, self.seen)
         if state is None or point is None:
-            return False
+            return None
         as_of = report["as_of"]
         if not _has_date(state["point_dates"], as_of):
-            return False  # the date fell off the MAX_DATES cap at once
+            return None  # the date fell off the MAX_DATES cap at once
         dkey = date_key(sid, as_of)
         self._remember(dkey, self.store[dkey], point)
         before = self._pending.get((sid, as_of))
@@ -576,8 +596,24 @@ class SeriesTracker:
             ingested
         ):
             ingested = before[1]
-        self._pending[(sid, as_of)] = (report, ingested)
-        return True
+        self._pending[(sid, as_of)] = (report, ingested, getattr(self.store, "owner", None))
+        return moved
+
+    def stage(self, sid: str, report: Report) -> bool:
+        """Add a routed report; whether it changed the series (its date is then pending: the
+        next `flush` publishes it). False when the report was already counted."""
+        return self._stage(sid, report) is not None
+
+    def _record(
+        self, sid: str, as_of: str, report: Report, ingested: str, trusted: bool
+    ) -> MetricUpdate | None:
+        """The record of a change at `as_of` from the series' current state; None when the
+        date was dropped since by the MAX_DATES cap."""
+        state = self.store.get(sid)
+        if state is None or not _has_date(state["point_dates"], as_of):
+            return None
+        pts, idx = self.window(sid, state, as_of, trusted)
+        return metric_update(state, report, pts, idx, self.window_days, ingested)
 
     def flush(self) -> list[tuple[str, MetricUpdate]]:
         """The `news.metrics` records of the dates changed since the last flush, one per
@@ -588,13 +624,11 @@ class SeriesTracker:
             return []
         trusted = self._trusted()
         out = []
-        for (sid, as_of), (report, ingested) in self._pending.items():
-            state = self.store.get(sid)
-            if state is None or not _has_date(state["point_dates"], as_of):
-                continue  # dropped since by the MAX_DATES cap
-            pts, idx = self.window(sid, state, as_of, trusted)
-            update = metric_update(state, report, pts, idx, self.window_days, ingested)
-            out.append((sid, update))
+        for (sid, as_of), (report, ingested, owner) in self._pending.items():
+            with nullcontext() if self.scope is None else self.scope(owner):
+                update = self._record(sid, as_of, report, ingested, trusted)
+            if update is not None:
+                out.append((sid, update))
         self._pending.clear()
         return out
 
@@ -610,6 +644,27 @@ class SeriesTracker:
         if not self.stage(sid, report):
             return None
         return self.flush()[0][1]
+
+    def apply_moved(self, sid: str, report: Report) -> MetricUpdate | None:
+        """Add a routed report; its record at once when it moved its date's value (a new
+        date, or another figure chosen), else None and the date pending until `flush`.
+
+        This is the setting `metrics_coalesce: unchanged`. The records left to `flush` are
+        those of reports that changed only what a record says about a point (corroboration,
+        sources, evidence, alternatives, the approximate flag), never a point's date or value.
+        An alert's id and whether it fires depend only on the dates and values of the points
+        (and the event time, for suppression, of the first record giving that id), and the
+        last move of every value a rule looks at was published at once, in order on its
+        series' partition: so the alerts are the same as with a record per report
+        (docs/decisions.md), with fewer records to build, send and decode.
+        """
+        moved = self._stage(sid, report)
+        if not moved:
+            return None
+        as_of = report["as_of"]
+        # Published now, with what the date's earlier reports of the batch changed.
+        report, ingested, _ = self._pending.pop((sid, as_of))
+        return self._record(sid, as_of, report, ingested, self._trusted())
 
     def process(self, rec: ArticleObservations) -> list[MetricUpdate]:
         """Route and apply one article's observations (what the two Faust stages do together)."""

@@ -53,6 +53,24 @@ def test_wrong_value_names_the_setting(monkeypatch: pytest.MonkeyPatch) -> None:
     assert "NEWSMON_TRACKER_PORT" in str(err.value)
 
 
+@pytest.mark.parametrize(
+    ("value", "mode"),
+    [("unchanged", "unchanged"), ("all", "all"), ("none", "none"), ("true", "all"),
+     ("false", "none"), ("1", "all"), ("off", "none")],
+)  # fmt: skip
+def test_metrics_coalesce_takes_a_mode_or_the_booleans_it_was(
+    monkeypatch: pytest.MonkeyPatch, value: str, mode: str
+) -> None:
+    """`metrics_coalesce` was a boolean: true and false still mean "all" and "none"; the
+    default is "unchanged"; anything else is an error that names the setting."""
+    assert load_settings().metrics_coalesce == "unchanged"
+    monkeypatch.setenv("NEWSMON_METRICS_COALESCE", value)
+    assert load_settings().metrics_coalesce == mode
+    monkeypatch.setenv("NEWSMON_METRICS_COALESCE", "sometimes")
+    with pytest.raises(ConfigError, match="NEWSMON_METRICS_COALESCE"):
+        load_settings()
+
+
 def test_incomplete_sasl_settings_are_explained(monkeypatch: pytest.MonkeyPatch) -> None:
     """SASL without credentials is an error that says which settings are missing."""
     monkeypatch.setenv("NEWSMON_KAFKA_SECURITY__PROTOCOL", "SASL_SSL")

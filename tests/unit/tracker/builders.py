@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import datetime as dt
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from newsmon.core.models import (
@@ -119,3 +122,40 @@ def article_events(
         extracted_at=published,
         events=list(evs),
     )
+
+
+_PARTITION: contextvars.ContextVar[Any] = contextvars.ContextVar("partition", default=None)
+
+
+class PartitionedStore(dict[str, Any]):
+    """A store that, like a Faust RocksDB table, reads a key only in the partition of the
+    current record when there is one (`in_partition`); `partition(key)` says where a key
+    lives. Its `owner` is the record being processed, as on a `StagedStore`."""
+
+    owner: Any = None
+
+    def __init__(self, partition: Callable[[str], Any]) -> None:
+        super().__init__()
+        self.partition = partition
+
+    def _here(self, key: str) -> bool:
+        current = _PARTITION.get()
+        return current is None or self.partition(key) == current
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return super().get(key, default) if self._here(key) else default
+
+    def __getitem__(self, key: str) -> Any:
+        if not self._here(key):
+            raise KeyError(key)
+        return super().__getitem__(key)
+
+
+@contextlib.contextmanager
+def in_partition(partition: Any) -> Iterator[None]:
+    """The current record is in `partition` (Faust's current event, for `PartitionedStore`)."""
+    token = _PARTITION.set(partition)
+    try:
+        yield
+    finally:
+        _PARTITION.reset(token)

@@ -7,10 +7,12 @@ from typing import Any
 
 from tests.unit.tracker.builders import (
     PUBLISHED,
+    PartitionedStore,
     article_entities,
     article_events,
     entity,
     event,
+    in_partition,
 )
 
 from newsmon.tracker.actors import ActorRegistry, material_change
@@ -197,3 +199,121 @@ def test_a_sighting_of_the_first_versions_still_counts() -> None:
     assert [(c.id, c.name) for c in rec.co_occurring] == [("israel", "Israel")]
     assert [e.start for e in rec.evidence] == [0, 10, 20]
     assert reg.apply("turkey", old) == []
+
+
+def _random_articles(n: int, seed: int) -> list[Any]:
+    import random
+
+    rng = random.Random(seed)
+    people = [(f"p{i}", f"Person {i}") for i in range(12)]
+    return [
+        article_entities(
+            f"a{i}",
+            *(entity(pid, name, mentions=rng.randint(1, 4)) for pid, name in rng.sample(people, 5)),
+            published=PUBLISHED + dt.timedelta(hours=rng.randint(-72, 72)),
+        )
+        for i in range(n)
+    ]
+
+
+def test_a_batchs_sightings_count_as_one_sighting_at_a_time() -> None:
+    """Staged as one batch or applied article by article, the same sightings leave the same
+    counts, first sightings, evidence and companions (fewer than the trim bound here); the
+    batch publishes one record per actor, with the counts after the batch."""
+    from newsmon.tracker.actors import route_entities
+
+    recs = _random_articles(60, seed=3)
+    each, batch = ActorRegistry({}, {}), ActorRegistry({}, {})
+    for rec in recs:
+        each.process(rec)
+    for rec in recs:
+        for key, item in route_entities(rec):
+            batch.stage(key, item)
+    out = batch.flush()
+    kept = ("mentions", "articles", "first_seen", "first_article_id", "evidence", "co")
+    assert batch.store.keys() == each.store.keys()
+    for actor_id, state in each.store.items():
+        assert {k: batch.store[actor_id][k] for k in kept} == {k: state[k] for k in kept}
+    assert sorted(a for a, _ in out) == sorted(each.store)  # all first seen in this batch
+    assert all(r.update == "first_seen" and r.articles == each.store[a]["articles"] for a, r in out)
+    assert batch.seen == each.seen
+
+
+def test_salience_is_published_when_a_batch_passes_a_power_of_two() -> None:
+    """From 3 to 9 articles in one batch passes 4 and 8: one salience record; the next batch,
+    up to 15 articles, passes none."""
+    reg = ActorRegistry({}, {})
+    for i in range(3):
+        reg.process(article_entities(f"a{i}", entity("fidan", "Hakan Fidan")))
+    from newsmon.tracker.actors import route_entities
+
+    def batch(first: int, last: int) -> list[Any]:
+        for i in range(first, last):
+            for key, item in route_entities(article_entities(f"a{i}", entity("fidan", "Fidan"))):
+                reg.stage(key, item)
+        return [r for _, r in reg.flush()]
+
+    assert [(r.update, r.articles) for r in batch(3, 9)] == [("salience", 9)]
+    assert batch(9, 15) == []
+    assert material_change({"mentions": 9, "articles": 9}, 16, 16)  # reaches 16
+    assert not material_change({"mentions": 8, "articles": 8}, 15, 15)
+
+
+def test_flushed_states_are_written_by_a_record_that_sighted_the_actor() -> None:
+    """Each actor's state is staged with the record (Faust event) of one of its sightings, so
+    it lands in that record's changelog partition; a discarded batch writes nothing."""
+    from newsmon.core.tables import StagedStore
+    from newsmon.tracker.actors import route_entities
+
+    store, seen = StagedStore({}), StagedStore({})
+    reg = ActorRegistry(store, seen)
+    owners: dict[str, set[str]] = {}
+    for n, rec in enumerate(_random_articles(8, seed=5)):
+        store.owner = seen.owner = f"record-{n}"
+        for key, item in route_entities(rec):
+            reg.stage(key, item)
+            for ent in item["entities"]:
+                owners.setdefault(ent["id"], set()).add(f"record-{n}")
+    reg.flush()
+    staged = {key: owner for key, _, owner in store.staged()}
+    assert staged.keys() == owners.keys()
+    assert all(staged[a] in owners[a] for a in staged)
+    store.rollback()
+    seen.rollback()
+    for key, item in route_entities(_random_articles(1, seed=6)[0]):
+        reg.stage(key, item)
+    reg.discard()
+    assert reg.flush() == [] and not list(store.staged())
+
+
+def test_an_actor_is_counted_on_from_its_state_in_its_own_partition() -> None:
+    """After a batch the current record is its last one. An actor sighted by an earlier
+    record of the batch, in another partition, is read and written in that record's context
+    (`scope`): a table that reads a key only in the current record's partition (Faust's
+    RocksDB store, its cache empty after a restart) still finds its state and counts on."""
+    from newsmon.tracker.actors import route_entities
+
+    parts = {"turkey": 0, "israel": 1}
+    store = PartitionedStore(lambda key: parts[key])
+    reg = ActorRegistry(store, {}, scope=in_partition)
+
+    def batch(*recs: Any) -> list[Any]:
+        for rec in recs:
+            for key, item in route_entities(rec):
+                store.owner = parts[key]
+                with in_partition(parts[key]):
+                    reg.stage(key, item)
+        with in_partition(1):  # the batch's last record
+            return [r for _, r in reg.flush()]
+
+    first = batch(article_entities("a1", entity("turkey", "Turkey", "GPE")))
+    assert [(r.actor.id, r.update) for r in first] == [("turkey", "first_seen")]
+    out = batch(
+        article_entities("a2", entity("turkey", "Turkey", "GPE")),
+        article_entities("a3", entity("israel", "Israel", "GPE")),
+    )
+    assert [(r.actor.id, r.update, r.articles) for r in out] == [
+        ("turkey", "salience", 2),
+        ("israel", "first_seen", 1),
+    ]
+    assert store["turkey"]["articles"] == 2
