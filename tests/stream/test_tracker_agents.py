@@ -340,3 +340,27 @@ async def test_a_batch_publishes_one_record_per_changed_series_date(coalesce: st
         ]  # fmt: skip
     headers = {k: json.loads(v) for k, v in dict(svc.series_table).items() if "|" not in k}
     assert [h["point_dates"] for h in headers.values()] == [["2023-11-10", "2023-11-13"]]
+
+
+async def test_an_actor_whose_state_cannot_be_updated_is_dead_lettered_alone(
+    harness: Harness,
+) -> None:
+    """A batch's actor tallies are applied after it; one that fails on its stored state (here
+    a state of an unknown shape) becomes a dead letter with the reason and the tally, and the
+    other actors of the batch are still counted and published."""
+    from newsmon.core.models import DeadLetter
+
+    svc = harness.svc
+    svc.staged["actors"].table.written("turkey", {"id": "turkey", "shape": "unknown"})
+    with capture_logs() as logs:
+        out = await harness.feed(
+            svc.route_entities_agent, svc.actors_agent, "seed-1", serde.encode(seed_entities())
+        )
+    dlq = [DeadLetter.model_validate_json(v) for t, _, v in out if t == topics.ARTICLES_DLQ.name]
+    assert [(d.stage, d.source, d.reason) for d in dlq] == [
+        ("tracker", "actors", "tracking_failed")
+    ]
+    assert "KeyError" in dlq[0].detail and '"turkey"' in dlq[0].payload
+    published = [ActorRecordAdapter.validate_json(v) for t, _, v in out if t == topics.ACTORS.name]
+    assert [(r.actor.id, r.update) for r in published] == [("antony-blinken", "first_seen")]
+    assert any(e["event"] == "tracking_failed" and e["log_level"] == "error" for e in logs)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from typing import Any, NamedTuple
 
 from newsmon.core.ids import digest
 from newsmon.core.metrics import DEAD_LETTERS
@@ -45,3 +46,13 @@ def dead_letter(
         payload_truncated=truncated,
         failed_at=utcnow(),
     )
+
+
+class Failed(NamedTuple):
+    """What a stage gives instead of a result when one unit of work failed (a series date's
+    record, an actor's tally applied after a batch): the error and what the dead letter
+    carries, so that the agent dead-letters it and goes on with the rest."""
+
+    error: str
+    payload: Any
+    article_id: str | None = None

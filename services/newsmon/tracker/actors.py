@@ -14,6 +14,7 @@ from contextlib import nullcontext
 from typing import Any
 
 from newsmon.core.bundles import partition_of
+from newsmon.core.dlq import Failed
 from newsmon.core.models import ActorRef, ActorSalience, ArticleEntities, SourcedEvidence, utcnow
 from newsmon.core.tables import Scope
 
@@ -129,6 +130,19 @@ class _Tally:
         self.ingested: tuple[dt.datetime, str] | None = None  # the earliest ingest time
 
 
+def _tally_payload(actor_id: str, tally: _Tally) -> dict[str, Any]:
+    """What a dead letter of an actor's tally carries: enough to count it again by hand."""
+    return {
+        "actor_id": actor_id,
+        "entity": tally.ent,
+        "mentions": tally.mentions,
+        "articles": tally.articles,
+        "first_article_id": tally.earliest[2] if tally.earliest else None,
+        "first_seen": tally.earliest[1] if tally.earliest else None,
+        "co": tally.co,
+    }
+
+
 class ActorRegistry:
     """Every actor seen so far, in mappings (Faust tables in the service, dicts in tests).
 
@@ -169,7 +183,12 @@ class ActorRegistry:
         if self._batch:
             raise RuntimeError("apply() with sightings pending: flush() them first")
         self.stage(key, item)
-        return self.flush()
+        out = []
+        for actor_id, result in self.flush():
+            if isinstance(result, Failed):
+                raise RuntimeError(f"actor {actor_id}: {result.error}")
+            out.append((actor_id, result))
+        return out
 
     def stage(self, key: str, item: Sighting) -> None:
         """Fold a routed item -- an article's sightings in one partition (`route_entities`),
@@ -245,16 +264,23 @@ class ActorRegistry:
                 else:
                     known[1] += 1
 
-    def flush(self) -> list[tuple[str, ActorSalience]]:
+    def flush(self) -> list[tuple[str, ActorSalience | Failed]]:
         """Apply each actor's tally to its state (written in the partition of a record that
-        sighted it); the records to publish, by actor id, in the order first sighted."""
-        out = []
+        sighted it); the records to publish, by actor id, in the order first sighted. An
+        actor whose tally cannot be applied gives a `Failed` (its tally) and the others go
+        on; its state is left as it was."""
+        out: list[tuple[str, ActorSalience | Failed]] = []
         has_owner = hasattr(self.store, "owner")
         for actor_id, (tally, owner) in self._batch.items():
             if has_owner:
                 self.store.owner = owner  # type: ignore[attr-defined]
-            with nullcontext() if self.scope is None else self.scope(owner):
-                result = self._fold(actor_id, tally)
+            try:
+                with nullcontext() if self.scope is None else self.scope(owner):
+                    result = self._fold(actor_id, tally)
+            except Exception as exc:  # one actor's state must not stop the batch
+                error = f"{type(exc).__name__}: {exc}"
+                out.append((actor_id, Failed(error, _tally_payload(actor_id, tally))))
+                continue
             if result is not None:
                 out.append((actor_id, result))
         self._batch.clear()

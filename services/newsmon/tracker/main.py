@@ -25,7 +25,7 @@ from newsmon.core import serde, topics
 from newsmon.core.batchsend import send_all
 from newsmon.core.bundles import BUNDLES_PER_BATCH, bundles, item_bytes, unbundle
 from newsmon.core.config import Settings
-from newsmon.core.dlq import dead_letter
+from newsmon.core.dlq import Failed, dead_letter
 from newsmon.core.faustapp import (
     Emit,
     Outgoing,
@@ -233,8 +233,8 @@ class TrackerService:
 
         `apply` gives the records to publish for an item, as (key, result) pairs; `flush`,
         called once every item of the batch is applied, gives more (records that stand for
-        several items), and `discard` forgets what `flush` would have given when the batch's
-        staged writes are dropped.
+        several items; a `Failed` in place of one is dead-lettered), and `discard` forgets
+        what `flush` would have given when the batch's staged writes are dropped.
 
         The state changes of a batch are staged, each with the record (event) that made it;
         they are applied once every output of the batch is acknowledged, each in its record's
@@ -289,6 +289,19 @@ class TrackerService:
                             results.append((key, result))
             if flush is not None:
                 for key, result in flush():
+                    if isinstance(result, Failed):
+                        # One series date or actor that failed: dead-lettered, the rest goes on.
+                        log.error("tracking_failed", stage=name, key=key, error=result.error)
+                        outgoing.append(
+                            self._dead_letter(
+                                name,
+                                "tracking_failed",
+                                result.error,
+                                item_bytes(key, result.payload),
+                                result.article_id,
+                            )
+                        )
+                        continue
                     outgoing.append(publish(key, result))
                     results.append((key, result))
             try:

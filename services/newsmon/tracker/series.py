@@ -36,6 +36,7 @@ from contextlib import nullcontext
 from typing import Any
 
 from newsmon.core.bundles import partition_of
+from newsmon.core.dlq import Failed
 from newsmon.core.ids import slugify
 from newsmon.core.models import (
     ArticleObservations,
@@ -615,18 +616,24 @@ class SeriesTracker:
         pts, idx = self.window(sid, state, as_of, trusted)
         return metric_update(state, report, pts, idx, self.window_days, ingested)
 
-    def flush(self) -> list[tuple[str, MetricUpdate]]:
+    def flush(self) -> list[tuple[str, MetricUpdate | Failed]]:
         """The `news.metrics` records of the dates changed since the last flush, one per
         (series, date) in the order first changed, each built from the series' current state:
         the date's point after all its reports, its window as it is now. The event time is
-        that of the date's last report, the ingest time its earliest report's."""
+        that of the date's last report, the ingest time its earliest report's. A date whose
+        record cannot be built gives a `Failed` (its last report) and the others go on."""
         if not self._pending:
             return []
         trusted = self._trusted()
-        out = []
+        out: list[tuple[str, MetricUpdate | Failed]] = []
         for (sid, as_of), (report, ingested, owner) in self._pending.items():
-            with nullcontext() if self.scope is None else self.scope(owner):
-                update = self._record(sid, as_of, report, ingested, trusted)
+            try:
+                with nullcontext() if self.scope is None else self.scope(owner):
+                    update = self._record(sid, as_of, report, ingested, trusted)
+            except Exception as exc:  # one date's state must not stop the batch
+                error = f"{type(exc).__name__}: {exc}"
+                out.append((sid, Failed(error, [sid, report], report.get("article_id"))))
+                continue
             if update is not None:
                 out.append((sid, update))
         self._pending.clear()
@@ -638,12 +645,12 @@ class SeriesTracker:
 
     def apply(self, sid: str, report: Report) -> MetricUpdate | None:
         """Add a routed report; the update to publish at once, or None when it was already
-        known (`stage` then `flush`, for one report)."""
+        known (`stage`, then the date's record built at once)."""
         if self._pending:
             raise RuntimeError("apply() with dates pending: flush() them first")
-        if not self.stage(sid, report):
+        if self._stage(sid, report) is None:
             return None
-        return self.flush()[0][1]
+        return self._publish_now(sid, report["as_of"])
 
     def apply_moved(self, sid: str, report: Report) -> MetricUpdate | None:
         """Add a routed report; its record at once when it moved its date's value (a new
@@ -658,11 +665,13 @@ class SeriesTracker:
         series' partition: so the alerts are the same as with a record per report
         (docs/decisions.md), with fewer records to build, send and decode.
         """
-        moved = self._stage(sid, report)
-        if not moved:
+        if not self._stage(sid, report):
             return None
-        as_of = report["as_of"]
-        # Published now, with what the date's earlier reports of the batch changed.
+        return self._publish_now(sid, report["as_of"])
+
+    def _publish_now(self, sid: str, as_of: str) -> MetricUpdate | None:
+        """The record of a pending date, built now (with what the date's earlier reports of
+        the batch changed); the date is no longer pending."""
         report, ingested, _ = self._pending.pop((sid, as_of))
         return self._record(sid, as_of, report, ingested, self._trusted())
 

@@ -157,3 +157,32 @@ def test_a_date_left_for_after_the_batch_is_read_in_its_own_records_partition() 
     assert [(u.series_id, u.corroboration) for u in flushed] == [
         ("aid_trucks_entered@gaza/daily", 2)
     ]
+
+
+def test_a_date_whose_record_cannot_be_built_gives_a_failure_and_the_others_go_on() -> None:
+    """After a batch, a pending date whose series state cannot be read (here a header of an
+    unknown shape) gives a `Failed` with its last report, for the agent to dead-letter; the
+    other pending dates still get their records."""
+    from newsmon.core.dlq import Failed
+
+    tracker = SeriesTracker({})
+    day = dt.date(2023, 11, 10)
+    recs = [
+        article_observations("a1", observation(100, day)),
+        article_observations("a2", observation(50, day, location="rafah")),
+        article_observations("a3", observation(100, day), source="bbc"),
+        article_observations("a4", observation(50, day, location="rafah"), source="bbc"),
+    ]
+    for rec in recs:
+        for sid, report in route_observations(rec):
+            tracker.apply_moved(sid, report)
+    tracker.store["aid_trucks_entered@gaza/daily"] = {"shape": "unknown"}
+    out = tracker.flush()
+    assert [sid for sid, _ in out] == [
+        "aid_trucks_entered@gaza/daily",
+        "aid_trucks_entered@rafah/daily",
+    ]
+    failed, record = out[0][1], out[1][1]
+    assert isinstance(failed, Failed) and "KeyError" in failed.error
+    assert failed.article_id == "a3" and failed.payload[0] == "aid_trucks_entered@gaza/daily"
+    assert isinstance(record, MetricUpdate) and record.corroboration == 2
