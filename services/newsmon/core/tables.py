@@ -27,6 +27,11 @@ _ABSENT = object()
 Scope = Callable[[Any], AbstractContextManager[Any]]
 
 
+def within(scope: Scope | None, owner: Any) -> AbstractContextManager[Any]:
+    """`scope(owner)`, or no context at all without a scope (a store outside Faust)."""
+    return contextlib.nullcontext() if scope is None else scope(owner)
+
+
 class StagedStore(MutableMapping[str, Any]):
     """Staged writes over a table: reads see them first; `commit()` applies, `rollback()` drops.
 
@@ -122,7 +127,7 @@ class StagedStore(MutableMapping[str, Any]):
             owner = self._owners.get(key)
             by_owner.setdefault(id(owner), (owner, []))[1].append(key)
         for owner, keys in by_owner.values():
-            with scope(owner) if scope is not None else contextlib.nullcontext():
+            with within(scope, owner):
                 for key in keys:
                     value = self.pending[key]
                     if value is _DELETED:

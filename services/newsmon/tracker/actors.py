@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, MutableMapping
-from contextlib import nullcontext
 from typing import Any
 
 from newsmon.core.bundles import partition_of
 from newsmon.core.dlq import Failed
 from newsmon.core.models import ActorRef, ActorSalience, ArticleEntities, SourcedEvidence, utcnow
-from newsmon.core.tables import Scope
+from newsmon.core.tables import Scope, within
 
 #: Co-occurring actors kept per actor (the most frequent; up to twice as many between two
 #: trims), and how many a record lists.
@@ -275,7 +274,7 @@ class ActorRegistry:
             if has_owner:
                 self.store.owner = owner  # type: ignore[attr-defined]
             try:
-                with nullcontext() if self.scope is None else self.scope(owner):
+                with within(self.scope, owner):
                     result = self._fold(actor_id, tally)
             except Exception as exc:  # one actor's state must not stop the batch
                 error = f"{type(exc).__name__}: {exc}"

@@ -32,7 +32,6 @@ import bisect
 import datetime as dt
 from collections import OrderedDict
 from collections.abc import MutableMapping
-from contextlib import nullcontext
 from typing import Any
 
 from newsmon.core.bundles import partition_of
@@ -46,7 +45,7 @@ from newsmon.core.models import (
     SourcedEvidence,
     utcnow,
 )
-from newsmon.core.tables import Scope
+from newsmon.core.tables import Scope, within
 
 #: A series keeps at most this many dates; the oldest are dropped first.
 MAX_DATES = 2000
@@ -628,7 +627,7 @@ class SeriesTracker:
         out: list[tuple[str, MetricUpdate | Failed]] = []
         for (sid, as_of), (report, ingested, owner) in self._pending.items():
             try:
-                with nullcontext() if self.scope is None else self.scope(owner):
+                with within(self.scope, owner):
                     update = self._record(sid, as_of, report, ingested, trusted)
             except Exception as exc:  # one date's state must not stop the batch
                 error = f"{type(exc).__name__}: {exc}"
