@@ -144,6 +144,9 @@ class Settings(BaseSettings):
     # Longest a stream batch waits for its next record before it is processed (at most 0.25 s
     # in all; core/faustapp.py for_each_batch); 0 processes what is buffered at once.
     batch_linger_ms: float = Field(default=5.0, ge=0, le=1000)
+    # Producers per tracker agent (core/faustapp.py lane_producer): each has its own broker
+    # connection and one produce request in flight; an agent's partitions are shared out.
+    producer_lanes: int = Field(default=4, ge=1, le=16)
     # Python's cyclic garbage collector in the stream services (core/faustapp.py tune_gc):
     # young-generation threshold; 0 keeps Python's defaults (700).
     gc_threshold: int = Field(default=200_000, ge=0)

@@ -417,6 +417,7 @@ def make_app(service: str, settings: Settings, **overrides: Any) -> faust.App:
     app = faust.App(f"{settings.topic_prefix}newsmon-{service}", **conf)
     app.monitor = LeanPrometheusMonitor(metrics=_faust_metrics())
     app._newsmon_batch_linger = settings.batch_linger_ms / 1000.0  # type: ignore[attr-defined]
+    app._newsmon_producer_lanes = settings.producer_lanes  # type: ignore[attr-defined]
     faustconsumer.install(app)
     if settings.commit_guard:
         _install_commit_guard()
@@ -681,6 +682,9 @@ def cached_table(
     if max_entries is not None:
         limit = min(limit, max_entries)
     cache = CachedTable(table, limit)
+    from newsmon.core.tablewrite import direct_reader  # it imports this module
+
+    cache.read_raw = direct_reader(cache)
     app._newsmon_caches.append(cache)  # type: ignore[attr-defined]
     return cache
 
@@ -717,6 +721,43 @@ def json_table(app: faust.App, name: str, help_: str) -> Any:
         help=help_,
         options=table_options(app),
     )
+
+
+async def lane_producer(app: Any, lane: str | None) -> list[Any]:
+    """The aiokafka producers through which an agent's record batches go (`lane`: the agent's
+    name; partition p goes through the producer p modulo their number), or the app's own
+    producer when `lane` is None.
+
+    aiokafka keeps one produce request in flight per broker connection, and that request
+    carries one record batch per partition. Every agent of a service that shares the app's
+    producer queued behind the others' requests: a stateful agent's batch waited for the
+    routers' and the other stateful agents' round trips before its outputs were on their way,
+    then again for its changelog. Each lane has producers of its own (the setting
+    `producer_lanes`; the app's producer settings, a connection each), started the first time
+    the lane is asked for and stopped with the app, so agents no longer wait on each other's
+    requests and the broker works on a batch's partitions in parallel. A partition always
+    goes through the same producer of its lane: its records keep their order.
+    """
+    if lane is None:
+        return [app.producer._ensure_producer()]
+    lanes: dict[str, list[Any]] = app.__dict__.setdefault("_newsmon_lanes", {})
+    producers = lanes.get(lane)
+    if producers is None:
+        producers = lanes[lane] = []
+        for _ in range(getattr(app, "_newsmon_producer_lanes", 1)):
+            producer = app._new_producer()
+            await app.add_runtime_dependency(producer)
+            producers.append(producer._ensure_producer())
+    return producers
+
+
+async def open_lane(app: Any, lane: str, targets: Iterable[Any]) -> None:
+    """Start `lane`'s producer and learn the partitions of the topics it will send to
+    (`targets`: Faust topics or names), before the agent's first batch waits on them."""
+    for producer in await lane_producer(app, lane):
+        for target in targets:
+            name = target if isinstance(target, str) else target.get_topic_name()
+            await producer.client._wait_on_metadata(name)
 
 
 async def send_acked(topic: Any, key: str, value: bytes) -> None:

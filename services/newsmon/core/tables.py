@@ -174,6 +174,9 @@ class CachedTable(MutableMapping[str, Any]):
     def __init__(self, table: MutableMapping[str, Any], max_entries: int = 10_000) -> None:
         self.table = table
         self.max_entries = max_entries
+        #: Reads a key's stored bytes (None when absent): the table's `get`, or a faster path
+        #: to the same bytes (core/tablewrite.py `direct_reader`).
+        self.read_raw: Callable[[str], bytes | None] = table.get
         self._cache: OrderedDict[str, Any] = OrderedDict()
         self.hits = 0
         self.misses = 0
@@ -192,7 +195,7 @@ class CachedTable(MutableMapping[str, Any]):
             self._cache.move_to_end(key)
             return self._cache[key]
         self.misses += 1
-        value = decode_value(self.table.get(key))
+        value = decode_value(self.read_raw(key))
         self._remember(key, value)
         return value
 

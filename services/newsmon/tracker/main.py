@@ -15,6 +15,8 @@ that, and its inputs acked last (see core/tables.py).
 
 from __future__ import annotations
 
+import datetime as dt
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -36,11 +38,12 @@ from newsmon.core.faustapp import (
     internal_topic,
     json_table,
     make_app,
+    open_lane,
     run_worker,
     send_started,
 )
 from newsmon.core.logs import bound_article, get_logger
-from newsmon.core.metrics import PIPELINE_LATENCY, consumed, produced
+from newsmon.core.metrics import PIPELINE_LATENCY, Tally, consumed, produced
 from newsmon.core.models import (
     ActorSalience,
     ArticleEntities,
@@ -162,10 +165,16 @@ class TrackerService:
         m.ACTORS_KNOWN.set(sizes["actors"])
 
     # -- wiring -----------------------------------------------------------------------------
-    async def _send_all(self, outgoing: list[Outgoing]) -> None:
-        """Send every record of a batch (one record batch per partition), then wait for all
-        their acknowledgements."""
-        await send_all(self.app, self.emit, outgoing)
+    async def _send_all(self, outgoing: list[Outgoing], lane: str) -> None:
+        """Send every record of a batch (one record batch per partition, through the agent's
+        own producer, `lane`), then wait for all their acknowledgements."""
+        await send_all(self.app, self.emit, outgoing, lane=lane)
+
+    async def _open_lane(self, lane: str, targets: list[Any]) -> None:
+        """Start an agent's own producer before its first batch (`faustapp.lane_producer`);
+        not when records go elsewhere (`emit` replaced, as in the stream tests)."""
+        if self.emit is send_started:
+            await open_lane(self.app, lane, targets)
 
     def _dead_letter(
         self, stage_topic: str, reason: str, detail: str, payload: bytes, article_id: str | None
@@ -184,6 +193,7 @@ class TrackerService:
         out: Any,
     ) -> Callable[[Any], Awaitable[None]]:
         records_in = consumed(spec.name)
+        lane = f"route-{spec.name}"
         event_lag = m.EVENT_TIME_LAG.labels(input=spec.name)
         processing_lag = m.PROCESSING_LAG.labels(input=spec.name)
 
@@ -211,9 +221,10 @@ class TrackerService:
                 outgoing.extend(rejected)
             # One record per destination partition (core/bundles.py), not one per item.
             outgoing.extend(bundles(out, items))
-            await self._send_all(outgoing)
+            await self._send_all(outgoing, lane)
 
         async def agent(stream: Any) -> None:
+            await self._open_lane(lane, [out, self.dlq])
             await for_each_batch(stream, process)
 
         agent.__name__ = f"route_{spec.name.replace('.', '_')}"
@@ -224,8 +235,10 @@ class TrackerService:
         apply: Callable[[str, Any], list[tuple[str, Any]]],
         name: str,
         stores: list[StagedStore],
+        output: Any,
+        records_out: Tally,
         publish: Callable[[str, Any], Outgoing],
-        published: Callable[[str, Any], None],
+        published: Callable[[str, Any, bool], None],
         flush: Callable[[], list[tuple[str, Any]]] | None = None,
         discard: Callable[[], None] | None = None,
     ) -> Callable[[Any], Awaitable[None]]:
@@ -234,7 +247,9 @@ class TrackerService:
         `apply` gives the records to publish for an item, as (key, result) pairs; `flush`,
         called once every item of the batch is applied, gives more (records that stand for
         several items; a `Failed` in place of one is dead-lettered), and `discard` forgets
-        what `flush` would have given when the batch's staged writes are dropped.
+        what `flush` would have given when the batch's staged writes are dropped. Records go
+        to `output` (counted in `records_out`); `published` is told of each once its batch
+        is committed (with whether debug lines are written).
 
         The state changes of a batch are staged, each with the record (event) that made it;
         they are applied once every output of the batch is acknowledged, each in its record's
@@ -305,15 +320,24 @@ class TrackerService:
                     outgoing.append(publish(key, result))
                     results.append((key, result))
             try:
-                await self._send_all(outgoing)
+                await self._send_all(outgoing, name)
             except BaseException:
                 drop()
                 raise
-            await commit_staged(self.app, stores)
-            for k, result in results:
-                published(k, result)
+            await commit_staged(self.app, stores, lane=name)
+            if results:
+                records_out.inc(len(results))
+                # Asked once per batch: a debug line below the level still costs the logger.
+                now, debug = utcnow(), _debug_enabled()
+                for key, result in results:
+                    self._observe(result, now)
+                    published(key, result, debug)
 
         async def agent(stream: Any) -> None:
+            # The tables' changelogs (a CachedTable holds its Faust table as `table`).
+            tables: list[Any] = [getattr(store.table, "table", None) for store in stores]
+            changelogs = [t.changelog_topic for t in tables if hasattr(t, "changelog_topic")]
+            await self._open_lane(name, [output, self.dlq, *changelogs])
             await for_each_batch(stream, process, max_size=BUNDLES_PER_BATCH)
 
         agent.__name__ = f"track_{name}"
@@ -324,49 +348,53 @@ class TrackerService:
         def publish(sid: str, update: MetricUpdate) -> Outgoing:
             return self.metrics_out, sid, self.series.encode(update)
 
-        records_out = produced(topics.METRICS.name)
-
-        def published(sid: str, update: MetricUpdate) -> None:
-            records_out.inc()
-            self._observe(update)
+        def published(sid: str, update: MetricUpdate, debug: bool) -> None:
             m.export_series_value(sid, update.metric, update.unit, update.points[-1].value)
-            log.debug(
-                "series_updated",
-                series_id=sid,
-                as_of=str(update.as_of),
-                value=update.value,
-                previous=update.previous_value,
-                corroboration=update.corroboration,
-            )
+            if debug:
+                log.debug(
+                    "series_updated",
+                    series_id=sid,
+                    as_of=str(update.as_of),
+                    value=update.value,
+                    previous=update.previous_value,
+                    corroboration=update.corroboration,
+                )
 
         stores = [self.staged["series"], self.staged["series-reports"]]
         apply, flush, discard = series_hooks(self.series, self.settings.metrics_coalesce)
         return self._stateful(
-            apply, "series", stores, publish, published, flush=flush, discard=discard
+            apply,
+            "series",
+            stores,
+            self.metrics_out,
+            produced(topics.METRICS.name),
+            publish,
+            published,
+            flush=flush,
+            discard=discard,
         )
 
     def _actors_agent(self) -> Callable[[Any], Awaitable[None]]:
         def publish(actor_id: str, rec: ActorSalience) -> Outgoing:
             return self.actors_out, actor_id, serde.encode(rec)
 
-        records_out = produced(topics.ACTORS.name)
-
-        def published(actor_id: str, rec: ActorSalience) -> None:
-            records_out.inc()
-            self._observe(rec)
-            log.debug(
-                "actor_updated",
-                actor=actor_id,
-                update=rec.update,
-                mentions=rec.mentions,
-                articles=rec.articles,
-            )
+        def published(actor_id: str, rec: ActorSalience, debug: bool) -> None:
+            if debug:
+                log.debug(
+                    "actor_updated",
+                    actor=actor_id,
+                    update=rec.update,
+                    mentions=rec.mentions,
+                    articles=rec.articles,
+                )
 
         # Each actor's sightings of a batch counted together, its record built after them.
         return self._stateful(
             staged_only(self.actors.stage),
             "actors",
             [self.staged["actors"], self.staged["actor-articles"]],
+            self.actors_out,
+            produced(topics.ACTORS.name),
             publish,
             published,
             flush=self.actors.flush,
@@ -378,22 +406,31 @@ class TrackerService:
             # news.actors is keyed by actor id (topics.ACTORS.key_field), for tone records too.
             return self.actors_out, rec.actor.id, serde.encode(rec)
 
-        records_out = produced(topics.ACTORS.name)
-
-        def published(pair: str, rec: RelationTone) -> None:
-            records_out.inc()
-            self._observe(rec)
+        def published(pair: str, rec: RelationTone, debug: bool) -> None:
             m.export_relation_tone(rec.actor.name, rec.target.name, rec.goldstein_mean)
-            log.debug("tone_updated", pair=pair, events=rec.events, mean=rec.goldstein_mean)
+            if debug:
+                log.debug("tone_updated", pair=pair, events=rec.events, mean=rec.goldstein_mean)
 
         return self._stateful(
-            as_pairs(self.tone.apply), "tone", [self.staged["tone"]], publish, published
+            as_pairs(self.tone.apply),
+            "tone",
+            [self.staged["tone"]],
+            self.actors_out,
+            produced(topics.ACTORS.name),
+            publish,
+            published,
         )
 
     @staticmethod
-    def _observe(rec: MetricUpdate | ActorSalience | RelationTone) -> None:
+    def _observe(rec: MetricUpdate | ActorSalience | RelationTone, now: dt.datetime) -> None:
         if rec.ingested_at is not None:
-            _LATENCY.observe(max(0.0, (utcnow() - rec.ingested_at).total_seconds()))
+            _LATENCY.observe(max(0.0, (now - rec.ingested_at).total_seconds()))
+
+
+def _debug_enabled() -> bool:
+    """Whether this module's debug lines are written (asked once per batch: a call below the
+    level still costs the logger's processing)."""
+    return logging.getLogger(__name__).isEnabledFor(logging.DEBUG)
 
 
 def as_pairs(

@@ -125,7 +125,7 @@ async def test_send_groups_gives_each_partitions_last_offset_across_split_batche
     """Tombstones (None) are sent as such; a partition split over batches counts them all."""
     producer = _Producer(room=2)
     last = await batchsend.send_groups(
-        producer,
+        [producer],
         {
             ("log", 0): [(b"a", b"1"), (b"b", None), (b"c", b"3"), (b"d", b"4"), (b"e", b"5")],
             ("log", 1): [(b"x", b"1")],
@@ -134,3 +134,45 @@ async def test_send_groups_gives_each_partitions_last_offset_across_split_batche
     assert last == {("log", 0): 4, ("log", 1): 0}
     assert [(p, len(r)) for _, p, r in producer.sent] == [(0, 2), (0, 2), (0, 1), (1, 1)]
     assert producer.sent[0][2][1] == (b"b", None)
+
+
+class _LaneApp:
+    """An app as `lane_producer` uses it: Faust's own producer, new producers on request,
+    runtime dependencies started with it."""
+
+    def __init__(self, lanes: int) -> None:
+        self._newsmon_producer_lanes = lanes
+        self.made: list[_Producer] = []
+        self.started: list[Any] = []
+        own = _Producer()
+        self.producer = SimpleNamespace(_ensure_producer=lambda: own)
+
+    def _new_producer(self) -> Any:
+        made = _Producer()
+        self.made.append(made)
+        return SimpleNamespace(_ensure_producer=lambda: made)
+
+    async def add_runtime_dependency(self, service: Any) -> Any:
+        self.started.append(service)
+        return service
+
+
+async def test_each_lane_has_its_own_producers_and_a_partition_always_the_same_one() -> None:
+    app = _LaneApp(lanes=3)
+    metrics = _Topic("news.metrics")
+    outgoing = [(metrics, f"series-{i}", f"v{i}".encode()) for i in range(40)]
+    await batchsend.send_all(app, send_started, outgoing, lane="series")
+    await batchsend.send_all(app, send_started, outgoing[:10], lane="series")
+    assert len(app.made) == 3 and len(app.started) == 3  # made and started once per lane
+    for i, producer in enumerate(app.made):
+        partitions = {p for _, p, _ in producer.sent}
+        assert partitions and all(p % 3 == i for p in partitions)
+    sent = [r for producer in app.made for _, _, records in producer.sent for r in records]
+    assert len(sent) == 50
+    # Another agent's lane gets producers of its own; no lane: the app's producer.
+    await batchsend.send_all(app, send_started, outgoing[:5], lane="actors")
+    assert len(app.made) == 6 and sum(len(r) for p in app.made[3:] for _, _, r in p.sent) == 5
+    await batchsend.send_all(app, send_started, outgoing[:5])
+    assert (
+        len(app.made) == 6 and sum(len(r) for _, _, r in app.producer._ensure_producer().sent) == 5
+    )

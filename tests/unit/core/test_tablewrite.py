@@ -220,3 +220,51 @@ async def test_keys_are_encoded_by_the_store_once_each_while_it_stays() -> None:
     store["a"] = {"v": 3}
     await commit_staged(app_with(producer), [store])
     assert rows(table.data, 1) == {b'"a"': b'{"v":3}'}
+
+
+class _Event:
+    """A stand-in for a Faust event from `partition` (Faust keeps a weak reference)."""
+
+    def __init__(self, partition: int) -> None:
+        self.message = SimpleNamespace(topic="by-series", partition=partition)
+
+
+def test_direct_reads_give_what_the_table_gives_in_every_partition(tmp_path: Any) -> None:
+    """A real Faust table on RocksDB (no broker needed): the direct reader returns the bytes
+    `table.get` returns, in the current event's partition or, with no event, wherever the key
+    lives; and the table's sensors are told of each read."""
+    import faust
+
+    from newsmon.core.faustapp import event_context, json_table
+    from newsmon.core.tablewrite import direct_reader
+
+    app = faust.App("tablewrite-reads", store="rocksdb://", datadir=str(tmp_path))
+    table = json_table(app, "series", "test")
+    data = table.data
+    assert isinstance(data, RocksStore)
+    with event_context(_Event(3)):
+        data._set(data._encode_key("a|2023-11-10"), b'{"v":1}')
+    with event_context(_Event(1)):
+        data._set(data._encode_key("b"), b"[2]")
+    gets: list[str] = []
+    table._sensor_on_get = lambda t, key: gets.append(key)
+    read = direct_reader(CachedTable(table))
+    for partition in (3, 1, 0, None):
+        with event_context(_Event(partition) if partition is not None else None):
+            for key in ("a|2023-11-10", "b", "missing"):
+                assert read(key) == table.get(key), (partition, key)
+    assert read("a|2023-11-10") == b'{"v":1}' and read("b") == b"[2]"
+    # 4 direct reads, 4 through table.get, 1 more direct: both paths tell the sensors.
+    assert gets.count("b") == 9
+    cached = CachedTable(table)
+    cached.read_raw = read
+    with event_context(_Event(3)):
+        assert cached["a|2023-11-10"] == {"v": 1} and "b" not in cached
+
+
+def test_direct_reads_fall_back_to_the_table_when_it_is_not_on_rocksdb() -> None:
+    from newsmon.core.tablewrite import direct_reader
+
+    plain = {"k": b"[1]"}
+    read = direct_reader(CachedTable(plain))
+    assert read("k") == b"[1]" and read("other") is None
