@@ -42,7 +42,6 @@ from newsmon.core.models import (
     MetricUpdate,
     Observation,
     SeriesPoint,
-    SourcedEvidence,
     utcnow,
 )
 from newsmon.core.tables import Scope, within
@@ -241,25 +240,30 @@ def _choose_after(index: dict[str, list[Any]], chosen: str | None, changed: str)
     return max((chosen, changed), key=lambda v: _rank(index[v]))
 
 
-def _point(as_of: str, chosen: Figure, alternatives: list[float]) -> SeriesPoint:
-    """The point of one date from its chosen figure and the other values reported for it."""
-    return SeriesPoint(
-        as_of=dt.date.fromisoformat(as_of),
-        value=chosen["value"],
-        approximate=chosen["approximate"],
-        corroboration=len(chosen["sources"]),
-        reports=chosen["reports"],
-        sources=chosen["sources"],
-        article_ids=chosen["article_ids"],
-        claimants=chosen["claimants"],
-        alternatives=alternatives,
-        evidence=[
-            SourcedEvidence(
-                article_id=e["article_id"], text=e["text"], start=e["start"], end=e["end"]
-            )
+def _point(as_of: str, chosen: Figure, alternatives: list[float]) -> tuple[SeriesPoint, Any]:
+    """The point of one date from its chosen figure and the other values reported for it, and
+    its JSON form (what `model_dump(mode="json")` gives, which the store keeps).
+
+    The JSON form is built first and the point validated from it in one call: constructing
+    each evidence model apart and dumping the point again cost three validations and a
+    serialisation per report.
+    """
+    data = {
+        "as_of": as_of,
+        "value": float(chosen["value"]),
+        "approximate": chosen["approximate"],
+        "corroboration": len(chosen["sources"]),
+        "reports": chosen["reports"],
+        "sources": chosen["sources"],
+        "article_ids": chosen["article_ids"],
+        "claimants": chosen["claimants"],
+        "alternatives": [float(v) for v in alternatives],
+        "evidence": [
+            {"text": e["text"], "start": e["start"], "end": e["end"], "article_id": e["article_id"]}
             for e in chosen["evidence"]
         ],
-    )
+    }
+    return SeriesPoint.model_validate(data), data
 
 
 def points(store: MutableMapping[str, Any], sid: str) -> list[SeriesPoint]:
@@ -294,9 +298,9 @@ def _chosen_point(
     as_of: str,
     index: dict[str, list[Any]],
     chosen: str | None = None,
-) -> SeriesPoint:
-    """A date's point: its chosen figure (`chosen`, or `_choose` over the date's `index`),
-    the others' values as alternatives."""
+) -> tuple[SeriesPoint, Any]:
+    """A date's point and its JSON form (`_point`): its chosen figure (`chosen`, or `_choose`
+    over the date's `index`), the others' values as alternatives."""
     if chosen is None:
         chosen = _choose(index)
     others = sorted(index[v][3] for v in index if v != chosen)
@@ -352,8 +356,8 @@ def _add_report(
     index[vkey] = _summary(figure)
     before = entry["point"]
     chosen = _choose_after(index, before and _figure_key(before["value"]), vkey)
-    point = _chosen_point(store, sid, as_of, index, chosen)
-    store[dkey] = {"figures": index, "point": point.model_dump(mode="json")}
+    point, point_json = _chosen_point(store, sid, as_of, index, chosen)
+    store[dkey] = {"figures": index, "point": point_json}
     dates = state["point_dates"]
     i = bisect.bisect_left(dates, as_of)
     if i == len(dates) or dates[i] != as_of:
@@ -389,7 +393,7 @@ def _upgrade(store: MutableMapping[str, Any], sid: str, old: SeriesState) -> Ser
         dates = sorted(old.get("points", {}))
     for as_of in dates:
         index = _entry(store.get(date_key(sid, as_of)))["figures"]
-        point = _chosen_point(store, sid, as_of, index).model_dump(mode="json")
+        _, point = _chosen_point(store, sid, as_of, index)
         store[date_key(sid, as_of)] = {"figures": index, "point": point}
     state = {**meta, "point_dates": dates}
     store[sid] = state

@@ -533,3 +533,36 @@ def test_discarded_dates_are_not_published_and_apply_needs_none_pending(d: Any) 
     assert tracker.flush() == []
     assert not tracker.stage(sid, report)  # already counted: nothing pending
     assert tracker.flush() == []
+
+
+def test_a_points_stored_form_is_its_models_json() -> None:
+    """The store keeps the JSON form `_point` builds next to the point: it must be what the
+    point's own `model_dump(mode="json")` gives, for figures with and without evidence,
+    claimants, alternatives and integral values."""
+    from newsmon.tracker.series import _point
+
+    figures = [
+        {
+            "value": 30.0,
+            "sources": ["A", "B"],
+            "latest": "2023-11-12T10:00:00+00:00",
+            "approximate": True,
+            "reports": 3,
+            "article_ids": ["a1", "a2"],
+            "claimants": ["UN"],
+            "evidence": [
+                {"article_id": "a1", "published_at": "2023-11-12T10:00:00+00:00",
+                 "text": "About 30 trucks «entered».", "start": 5, "end": 31},
+                {"article_id": "a2", "published_at": "2023-11-12T11:00:00+00:00",
+                 "text": "Some 30 trucks.", "start": 0, "end": 15},
+            ],
+        },
+        {"value": 7, "sources": ["C"], "latest": "x", "approximate": False, "reports": 1,
+         "article_ids": ["c"], "claimants": [], "evidence": []},
+    ]  # fmt: skip
+    for figure, alternatives in zip(figures, [[100.0, 12.5], [3]], strict=True):
+        point, stored = _point("2023-11-12", figure, alternatives)
+        assert stored == point.model_dump(mode="json")
+        assert point.as_of == dt.date(2023, 11, 12) and point.corroboration == len(
+            figure["sources"]
+        )
