@@ -743,11 +743,13 @@ async def lane_producer(app: Any, lane: str | None) -> list[Any]:
     lanes: dict[str, list[Any]] = app.__dict__.setdefault("_newsmon_lanes", {})
     producers = lanes.get(lane)
     if producers is None:
-        producers = lanes[lane] = []
+        producers = []
         for _ in range(getattr(app, "_newsmon_producer_lanes", 1)):
             producer = app._new_producer()
             await app.add_runtime_dependency(producer)
             producers.append(producer._ensure_producer())
+        # Kept once all are started: a lane is never seen with fewer producers than it has.
+        lanes[lane] = producers
     return producers
 
 

@@ -135,10 +135,15 @@ def direct_reader(cached: CachedTable) -> Callable[[str], bytes | None]:
     partition while a record is processed), the same bytes.
     """
     table: Any = cached.table
+    # The store last seen and whether it takes the direct path: decided once per store, not
+    # at every read.
+    held: list[Any] = [None, False]
 
     def read(key: str) -> bytes | None:
-        data = getattr(table, "data", None)
-        if not isinstance(data, RocksStore) or not _plain(table):
+        data: Any = getattr(table, "data", None)
+        if data is not held[0]:
+            held[0], held[1] = data, isinstance(data, RocksStore) and _plain(table)
+        if not held[1]:
             value: bytes | None = table.get(key)
             return value
         table.on_key_get(key)
