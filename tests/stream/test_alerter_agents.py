@@ -24,7 +24,7 @@ class Harness:
 
     def __init__(self, **settings: Any) -> None:
         # No linger: a test context signals a record as handled before a lingering batch runs.
-        cfg = Settings(table_store="memory", batch_linger_ms=0, **settings)
+        cfg = Settings(table_store="memory", batch_linger_ms=0, state_commit_ms=0, **settings)
         self.svc = AlerterService(cfg, store="memory://")
         self.out: list[tuple[str, str, bytes]] = []
 

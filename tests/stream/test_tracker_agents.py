@@ -103,10 +103,12 @@ def seed_events(article_id: str = "seed-1") -> ArticleEvents:
 class Harness:
     """Feeds records through the router agents and then the stateful agents, capturing output."""
 
-    def __init__(self) -> None:
+    def __init__(self, state_commit_ms: float = 0) -> None:
         # No linger: a test context signals a record as handled before a lingering batch runs.
+        # State written after every batch, unless a test holds it (`state_commit_ms`).
         self.svc = TrackerService(
-            Settings(table_store="memory", batch_linger_ms=0), store="memory://"
+            Settings(table_store="memory", batch_linger_ms=0, state_commit_ms=state_commit_ms),
+            store="memory://",
         )
         self.out: list[tuple[str, str, bytes]] = []
 
@@ -164,6 +166,35 @@ async def test_replay_publishes_nothing(harness: Harness) -> None:
             serde.encode(seed_observations()),
         )
     assert out == []
+
+
+async def test_held_state_is_read_by_later_batches_and_written_when_the_app_stops() -> None:
+    """With `state_commit_ms`, a batch's outputs are published at once and its state held:
+    the next batch reads it (a replay publishes nothing), the table gets it when the held
+    state is written (here by the app's stop), and the inputs are acked only then."""
+    from newsmon.core.faustapp import settlers
+
+    harness = Harness(state_commit_ms=60_000)
+    svc = harness.svc
+    start = len(harness.out)
+    async with svc.route_observations_agent.test_context() as router:
+        await router.put(key=b"seed-1", value=serde.encode(seed_observations()))
+    internal = [r for r in harness.out[start:] if "newsmon-tracker-" in r[0]]
+    async with svc.series_agent.test_context() as agent:
+        mark = len(harness.out)
+        for _, k, v in internal:
+            await agent.put(key=k.encode(), value=v)
+        assert [t for t, _, _ in harness.out[mark:]] == [topics.METRICS.name] * 2
+        assert dict(svc.series_table) == {} and dict(svc.series_seen) == {}  # held
+        mark = len(harness.out)
+        for _, k, v in internal:  # the same reports again: seen in the held state
+            await agent.put(key=k.encode(), value=v)
+        assert harness.out[mark:] == []
+        (settle,) = settlers(svc.app)
+        await settle()
+        headers = [k for k in svc.series_table if "|" not in k]
+        assert headers == ["aid_trucks_entered@gaza/daily"] and dict(svc.series_seen)
+        assert svc.staged["series"].pending == {}
 
 
 async def test_entities_and_events_become_actor_records(harness: Harness) -> None:

@@ -8,7 +8,8 @@ keyed by alert id.
 
 Agents work on batches of what their stream has buffered (`core.faustapp.for_each_batch`): a
 batch's outputs are all sent and then awaited together, the gate's staged table writes applied
-after that, and the inputs acked last (see core/tables.py).
+after that -- with those of the other batches of up to `state_commit_ms`
+(`core.faustapp.HeldState`) -- and the inputs acked last (see core/tables.py).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from newsmon.core.config import Settings
 from newsmon.core.dlq import dead_letter
 from newsmon.core.faustapp import (
     Emit,
+    HeldState,
     Outgoing,
     cached_table,
     event_context,
@@ -41,6 +43,7 @@ from newsmon.core.faustapp import (
     make_app,
     run_worker,
     send_started,
+    state_commit_interval,
 )
 from newsmon.core.kafka import client_kwargs
 from newsmon.core.logs import bound_article, get_logger
@@ -247,20 +250,22 @@ class AlerterService:
                 yield event, body
 
     async def _process_candidates(self, events: list[Any]) -> None:
-        for store in self.staged:
-            store.rollback()
-        admitted = [a for a in (self._admit(e, body) for e, body in self._candidates(events)) if a]
-        # Publish (and wait for the acks) before recording them as emitted: a crash in
-        # between republishes the same ids rather than losing the alerts.
+        # The batch's writes are staged after those of the batches held before it
+        # (faustapp.HeldState); a batch that fails takes back its own writes only.
+        marks = [store.savepoint() for store in self.staged]
         try:
+            admitted = [
+                a for a in (self._admit(e, body) for e, body in self._candidates(events)) if a
+            ]
+            # Publish (and wait for the acks) before recording them as emitted: a crash in
+            # between republishes the same ids rather than losing the alerts.
             await self._send_all(
                 [(self.alerts_out, alert.id, serde.encode(alert)) for alert, _ in admitted]
             )
         except BaseException:
-            for store in self.staged:
-                store.rollback()
+            for store, mark in zip(self.staged, marks, strict=True):
+                store.rollback_to(mark)
             raise
-        await commit_staged(self.app, self.staged)
         for alert, body in admitted:
             produced(topics.ALERTS.name).inc()
             m.ALERTS.labels(kind=alert.kind, severity=alert.severity, status=alert.status).inc()
@@ -280,8 +285,19 @@ class AlerterService:
                 title=alert.title,
             )
 
+    def _drop_held(self) -> None:
+        for store in self.staged:
+            store.rollback()
+
     async def _gate_agent(self, stream: Any) -> None:
-        await for_each_batch(stream, self._process_candidates, max_size=BUNDLES_PER_BATCH)
+        held = HeldState(
+            lambda: commit_staged(self.app, self.staged),
+            self._drop_held,
+            state_commit_interval(self.app),
+        )
+        await for_each_batch(
+            stream, self._process_candidates, max_size=BUNDLES_PER_BATCH, state=held
+        )
 
 
 def check_windows(rules: RuleSet, metrics_window_days: int) -> None:

@@ -144,6 +144,11 @@ class Settings(BaseSettings):
     # Longest a stream batch waits for its next record before it is processed (at most 0.25 s
     # in all; core/faustapp.py for_each_batch); 0 processes what is buffered at once.
     batch_linger_ms: float = Field(default=5.0, ge=0, le=1000)
+    # Longest a tracker or alerter agent holds the state changes of its batches before it
+    # writes them, all at once (core/faustapp.py HeldState): a key changed by every batch in
+    # between is written once. Outputs are published with each batch; inputs are acked once
+    # their state is written. 0 writes after every batch.
+    state_commit_ms: float = Field(default=1000.0, ge=0, le=60_000)
     # Producers per tracker agent (core/faustapp.py lane_producer): each has its own broker
     # connection and one produce request in flight; an agent's partitions are shared out.
     producer_lanes: int = Field(default=4, ge=1, le=16)

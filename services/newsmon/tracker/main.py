@@ -10,7 +10,8 @@ or a replay of the same articles publishes nothing new.
 
 Agents work on batches of what their stream has buffered (`core.faustapp.for_each_batch`): a
 batch's outputs are all sent and then awaited together, its staged table writes applied after
-that, and its inputs acked last (see core/tables.py).
+that -- for the stateful agents, with those of the other batches of up to `state_commit_ms`
+(`core.faustapp.HeldState`) -- and its inputs acked last (see core/tables.py).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from newsmon.core.config import Settings
 from newsmon.core.dlq import Failed, dead_letter
 from newsmon.core.faustapp import (
     Emit,
+    HeldState,
     Outgoing,
     cached_table,
     event_context,
@@ -41,6 +43,7 @@ from newsmon.core.faustapp import (
     open_lane,
     run_worker,
     send_started,
+    state_commit_interval,
 )
 from newsmon.core.logs import bound_article, get_logger
 from newsmon.core.metrics import PIPELINE_LATENCY, Tally, consumed, produced
@@ -253,8 +256,9 @@ class TrackerService:
 
         The state changes of a batch are staged, each with the record (event) that made it;
         they are applied once every output of the batch is acknowledged, each in its record's
-        event context (its table partition); if publishing raises, they are all dropped and
-        nothing is acked.
+        table partition, together with those of the other batches held until the next state
+        write (`faustapp.HeldState`, at most `state_commit_ms` apart); if publishing raises,
+        the batch's own changes are dropped and nothing is acked.
         """
 
         def one(k: str, routed: Any) -> tuple[Outgoing | None, list[tuple[str, Any]]]:
@@ -279,7 +283,19 @@ class TrackerService:
                 discard()
 
         async def process(events: list[Any]) -> None:
-            drop()
+            # The batch's writes are staged after those of the batches held before it
+            # (HeldState); a batch that fails takes back its own writes only.
+            marks = [store.savepoint() for store in stores]
+            try:
+                await compute_and_send(events)
+            except BaseException:
+                for store, mark in zip(stores, marks, strict=True):
+                    store.rollback_to(mark)
+                if discard is not None:
+                    discard()
+                raise
+
+        async def compute_and_send(events: list[Any]) -> None:
             outgoing: list[Outgoing] = []
             results: list[tuple[str, Any]] = []
             for event in events:
@@ -319,12 +335,7 @@ class TrackerService:
                         continue
                     outgoing.append(publish(key, result))
                     results.append((key, result))
-            try:
-                await self._send_all(outgoing, name)
-            except BaseException:
-                drop()
-                raise
-            await commit_staged(self.app, stores, lane=name)
+            await self._send_all(outgoing, name)
             if results:
                 records_out.inc(len(results))
                 # Asked once per batch: a debug line below the level still costs the logger.
@@ -338,7 +349,12 @@ class TrackerService:
             tables: list[Any] = [getattr(store.table, "table", None) for store in stores]
             changelogs = [t.changelog_topic for t in tables if hasattr(t, "changelog_topic")]
             await self._open_lane(name, [output, self.dlq, *changelogs])
-            await for_each_batch(stream, process, max_size=BUNDLES_PER_BATCH)
+            held = HeldState(
+                lambda: commit_staged(self.app, stores, lane=name),
+                drop,
+                state_commit_interval(self.app),
+            )
+            await for_each_batch(stream, process, max_size=BUNDLES_PER_BATCH, state=held)
 
         agent.__name__ = f"track_{name}"
         return agent

@@ -148,7 +148,7 @@ class _LaneApp:
         self.producer = SimpleNamespace(_ensure_producer=lambda: own)
 
     def _new_producer(self) -> Any:
-        made = _Producer()
+        made = _Producer(room=1 << 30)
         self.made.append(made)
         return SimpleNamespace(_ensure_producer=lambda: made)
 
@@ -160,19 +160,29 @@ class _LaneApp:
 async def test_each_lane_has_its_own_producers_and_a_partition_always_the_same_one() -> None:
     app = _LaneApp(lanes=3)
     metrics = _Topic("news.metrics")
-    outgoing = [(metrics, f"series-{i}", f"v{i}".encode()) for i in range(40)]
+    # Large enough to be spread over the lane's producers (SPREAD_BYTES).
+    big = b"x" * (batchsend.SPREAD_BYTES // 40 + 1)
+    outgoing = [(metrics, f"series-{i}", big) for i in range(40)]
     await batchsend.send_all(app, send_started, outgoing, lane="series")
-    await batchsend.send_all(app, send_started, outgoing[:10], lane="series")
+    await batchsend.send_all(app, send_started, outgoing[:30] + outgoing[:10], lane="series")
     assert len(app.made) == 3 and len(app.started) == 3  # made and started once per lane
     for i, producer in enumerate(app.made):
         partitions = {p for _, p, _ in producer.sent}
         assert partitions and all(p % 3 == i for p in partitions)
     sent = [r for producer in app.made for _, _, records in producer.sent for r in records]
-    assert len(sent) == 50
+    assert len(sent) == 80
+    for producer in app.made:
+        producer.sent.clear()
+    # A small send takes one request: all its partitions through the lane's first producer.
+    small = [(metrics, f"series-{i}", f"v{i}".encode()) for i in range(40)]
+    await batchsend.send_all(app, send_started, small, lane="series")
+    assert len({p for _, p, _ in app.made[0].sent}) > 3
+    assert sum(len(r) for _, _, r in app.made[0].sent) == 40
+    assert app.made[1].sent == [] and app.made[2].sent == []
     # Another agent's lane gets producers of its own; no lane: the app's producer.
-    await batchsend.send_all(app, send_started, outgoing[:5], lane="actors")
+    await batchsend.send_all(app, send_started, small[:5], lane="actors")
     assert len(app.made) == 6 and sum(len(r) for p in app.made[3:] for _, _, r in p.sent) == 5
-    await batchsend.send_all(app, send_started, outgoing[:5])
+    await batchsend.send_all(app, send_started, small[:5])
     assert (
         len(app.made) == 6 and sum(len(r) for _, _, r in app.producer._ensure_producer().sent) == 5
     )
