@@ -352,6 +352,59 @@ def test_tracker_state_rebuilds_on_another_worker(
                     proc.kill()
 
 
+def test_held_state_is_written_at_stop_and_reprocessed_after_a_kill(
+    contract_topics: Settings, tmp_path: Path
+) -> None:
+    """With state held for a minute (`state_commit_ms`), a stopped tracker writes it before
+    it exits: restarted, it knows a replayed article. A killed tracker loses what it held but
+    had not acked: restarted, it processes those inputs again, and the series has every point."""
+    settings = contract_topics.model_copy(update={"state_commit_ms": 60_000})
+    state = tmp_path / "w1"
+    first = _spawn_tracker(settings, state, tmp_path / "w1.log")
+    procs = [first]
+    try:
+        send(settings, seed_article())
+        wait_for("the seed's series", lambda: (u := latest_series(settings)) and len(u.points) == 2)
+        first.terminate()  # SIGTERM: the held state is written before the worker stops
+        first.wait(timeout=60)
+        n_metrics = len(read_topic(settings, topics.METRICS))
+
+        second = _spawn_tracker(settings, state, tmp_path / "w2.log")
+        procs.append(second)
+        send(settings, seed_article())  # known from the state written at stop: no record
+        send(settings, later_article("later-1", 16, 10, ("hakan-fidan", "Hakan Fidan")))
+        wait_for("the 16 Nov point", lambda: (u := latest_series(settings)) and len(u.points) == 3)
+        assert len(read_topic(settings, topics.METRICS)) == n_metrics + 1
+        second.kill()  # SIGKILL: the 16 Nov report's state was held, its input not acked
+        second.wait(timeout=30)
+
+        third = _spawn_tracker(settings, state, tmp_path / "w3.log")
+        procs.append(third)
+        send(settings, later_article("later-2", 19, 40, ("hakan-fidan", "Hakan Fidan")))
+        series = wait_for(
+            "the 19 Nov point after the kill",
+            lambda: (u := latest_series(settings)) and len(u.points) == 4 and u,
+            timeout=180,
+        )
+        assert [(p.as_of.day, p.value) for p in series.points] == [
+            (10, 100),
+            (13, 30),
+            (16, 10),
+            (19, 40),
+        ]
+        # The 16 Nov report was processed again after the kill: its record published twice.
+        days = [u.as_of.day for u in read_topic(settings, topics.METRICS) if u.series_id == SID]
+        assert days.count(16) == 2 and days.count(19) == 1
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.terminate()
+                try:
+                    proc.wait(timeout=60)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+
+
 TRACKER_TABLES = ("series", "series-reports", "actors", "actor-articles", "tone")
 
 
