@@ -352,6 +352,38 @@ def test_tracker_state_rebuilds_on_another_worker(
                     proc.kill()
 
 
+def test_a_tracker_started_alone_creates_the_contract_topics(
+    kafka_settings: Callable[..., Settings], tmp_path: Path
+) -> None:
+    """`newsmon run tracker` on a cluster without the contract topics (the broker creates no
+    topic on demand) creates them and tracks: before, its agents waited for the topics'
+    metadata for good."""
+    from newsmon.core.kafka import admin_client
+
+    settings = kafka_settings()
+    wanted = {topics.topic_name(s, settings.topic_prefix) for s in topics.TOPICS.values()}
+
+    async def existing() -> set[str]:
+        async with admin_client(settings) as admin:
+            return set(await admin.list_topics()) & wanted
+
+    assert asyncio.run(existing()) == set()
+    tracker = _spawn_tracker(settings, tmp_path / "w1", tmp_path / "w1.log")
+    try:
+        wait_for("the contract topics", lambda: asyncio.run(existing()) == wanted, timeout=90)
+        send(settings, seed_article())
+        series = wait_for(
+            "the seed's series", lambda: (u := latest_series(settings)) and len(u.points) == 2 and u
+        )
+        assert [(p.as_of.day, p.value) for p in series.points] == [(10, 100), (13, 30)]
+    finally:
+        tracker.terminate()
+        tracker.wait(timeout=60)
+    log = (tmp_path / "w1.log").read_text()
+    assert "contract_topics_created" in log
+    assert log.count("not found in cluster metadata") < 5
+
+
 def test_held_state_is_written_at_stop_and_reprocessed_after_a_kill(
     contract_topics: Settings, tmp_path: Path
 ) -> None:

@@ -1134,6 +1134,34 @@ async def _process_with_retries(
             await asyncio.sleep(delay)
 
 
+async def ensure_contract_topics(settings: Settings) -> None:
+    """Create the contract topics a service reads and writes when they are missing, as
+    `newsmon topics create` does (a broker that creates topics on demand is not assumed: the
+    project's does not). Without them a service started on its own waited for their metadata
+    for good -- the tracker's agents before their first batch -- and logged a metadata error
+    ten times a second. A cluster where the service may not create topics gets a warning and
+    the service goes on (the operator creates them); a topic with another partition count
+    gets an error line that says so.
+    """
+    from newsmon.ops.topics import ensure_topics
+
+    try:
+        states = await ensure_topics(settings)
+    except Exception as exc:  # no CreateTopics right, or an admin call refused
+        _log.warning(
+            "contract_topics_not_ensured",
+            error=f"{type(exc).__name__}: {exc}"[:300],
+            hint="run `newsmon topics create` with rights to create topics",
+        )
+        return
+    created = [s.name for s in states if s.created]
+    if created:
+        _log.info("contract_topics_created", topics=created)
+    for state in states:
+        if state.problem:
+            _log.error("contract_topic_mismatch", topic=state.name, problem=state.problem)
+
+
 async def create_topics(
     settings: Settings, names: list[str], compacted: Sequence[str] = ()
 ) -> None:
@@ -1194,16 +1222,16 @@ def run_worker(
     # starts can be missing from the consumer's metadata at the first table write, which
     # Faust reports as PartitionsMismatch ("... has 0 partitions").
     changelogs = [t.changelog_topic.get_topic_name() for t in app.tables.values()]
-    names = [*internal_topics, *changelogs]
-    if names:
-        # A private loop: asyncio.run() would leave no current loop for the Faust worker.
-        loop = asyncio.new_event_loop()
-        try:
+    # A private loop: asyncio.run() would leave no current loop for the Faust worker.
+    loop = asyncio.new_event_loop()
+    try:
+        loop.run_until_complete(ensure_contract_topics(settings))
+        if internal_topics or changelogs:
             loop.run_until_complete(
                 create_topics(settings, list(internal_topics), compacted=changelogs)
             )
-        finally:
-            loop.close()
+    finally:
+        loop.close()
     tune_gc(settings.gc_threshold)
     worker = faust.Worker(
         app,
