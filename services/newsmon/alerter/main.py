@@ -55,7 +55,7 @@ from newsmon.core.models import (
     MetricUpdate,
     utcnow,
 )
-from newsmon.core.tables import StagedStore
+from newsmon.core.tables import StagedStore, batch_of
 from newsmon.core.tablewrite import commit_staged
 
 log = get_logger(__name__)
@@ -250,10 +250,9 @@ class AlerterService:
                 yield event, body
 
     async def _process_candidates(self, events: list[Any]) -> None:
-        # The batch's writes are staged after those of the batches held before it
-        # (faustapp.HeldState); a batch that fails takes back its own writes only.
-        marks = [store.savepoint() for store in self.staged]
-        try:
+        # Staged after the writes of the batches held before it (faustapp.HeldState); a batch
+        # that fails takes back its own writes only.
+        with batch_of(self.staged):
             admitted = [
                 a for a in (self._admit(e, body) for e, body in self._candidates(events)) if a
             ]
@@ -262,10 +261,6 @@ class AlerterService:
             await self._send_all(
                 [(self.alerts_out, alert.id, serde.encode(alert)) for alert, _ in admitted]
             )
-        except BaseException:
-            for store, mark in zip(self.staged, marks, strict=True):
-                store.rollback_to(mark)
-            raise
         for alert, body in admitted:
             produced(topics.ALERTS.name).inc()
             m.ALERTS.labels(kind=alert.kind, severity=alert.severity, status=alert.status).inc()

@@ -34,6 +34,24 @@ def within(scope: Scope | None, owner: Any) -> AbstractContextManager[Any]:
     return contextlib.nullcontext() if scope is None else scope(owner)
 
 
+@contextlib.contextmanager
+def batch_of(
+    stores: list[StagedStore], on_failure: Callable[[], None] | None = None
+) -> Iterator[None]:
+    """A batch's writes to `stores`: if the block raises, the writes staged in it are taken
+    back (those staged before it, by batches held for a later write, stay), `on_failure` is
+    called, and the error goes on."""
+    marks = [store.savepoint() for store in stores]
+    try:
+        yield
+    except BaseException:
+        for store, mark in zip(stores, marks, strict=True):
+            store.rollback_to(mark)
+        if on_failure is not None:
+            on_failure()
+        raise
+
+
 class StagedStore(MutableMapping[str, Any]):
     """Staged writes over a table: reads see them first; `commit()` applies, `rollback()` drops.
 

@@ -56,7 +56,7 @@ from newsmon.core.models import (
     RelationTone,
     utcnow,
 )
-from newsmon.core.tables import StagedStore
+from newsmon.core.tables import StagedStore, batch_of
 from newsmon.core.tablewrite import commit_staged
 from newsmon.tracker import metrics as m
 from newsmon.tracker.actors import ActorRegistry, route_entities
@@ -283,17 +283,10 @@ class TrackerService:
                 discard()
 
         async def process(events: list[Any]) -> None:
-            # The batch's writes are staged after those of the batches held before it
-            # (HeldState); a batch that fails takes back its own writes only.
-            marks = [store.savepoint() for store in stores]
-            try:
+            # Staged after the writes of the batches held before it (HeldState); a batch that
+            # fails takes back its own writes only.
+            with batch_of(stores, discard):
                 await compute_and_send(events)
-            except BaseException:
-                for store, mark in zip(stores, marks, strict=True):
-                    store.rollback_to(mark)
-                if discard is not None:
-                    discard()
-                raise
 
         async def compute_and_send(events: list[Any]) -> None:
             outgoing: list[Outgoing] = []

@@ -128,3 +128,27 @@ def test_values_are_encoded_once_and_read_back_equal() -> None:
     cache.clear_cache()
     assert cache["k"] == value
     assert cache.pop("k") == value and "k" not in table
+
+
+def test_a_failed_batch_takes_back_only_its_own_staged_writes() -> None:
+    """`batch_of`: the writes staged before the block (batches held for a later write) stay;
+    the block's are taken back, `on_failure` runs, the error goes on."""
+    import pytest
+
+    from newsmon.core.tables import batch_of
+
+    a, b = StagedStore({}), StagedStore({"k": 1})
+    a["held"] = 1
+    failures: list[str] = []
+    with (
+        pytest.raises(RuntimeError, match="broker away"),
+        batch_of([a, b], lambda: failures.append("x")),
+    ):
+        a["held"] = 2
+        a["new"] = 3
+        del b["k"]
+        raise RuntimeError("broker away")
+    assert dict(a.pending) == {"held": 1} and b.get("k") == 1 and failures == ["x"]
+    with batch_of([a, b]):
+        a["new"] = 3
+    assert a.get("new") == 3 and a.get("held") == 1
