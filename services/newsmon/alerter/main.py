@@ -8,8 +8,8 @@ keyed by alert id.
 
 Agents work on batches of what their stream has buffered (`core.faustapp.for_each_batch`): a
 batch's outputs are all sent and then awaited together, the gate's staged table writes applied
-after that -- with those of the other batches of up to `state_commit_ms`
-(`core.faustapp.HeldState`) -- and the inputs acked last (see core/tables.py).
+after that (with every batch: the gate does not hold its state, see `_process_candidates`),
+and the inputs acked last (see core/tables.py).
 """
 
 from __future__ import annotations
@@ -32,7 +32,6 @@ from newsmon.core.config import Settings
 from newsmon.core.dlq import dead_letter
 from newsmon.core.faustapp import (
     Emit,
-    HeldState,
     Outgoing,
     cached_table,
     event_context,
@@ -43,7 +42,6 @@ from newsmon.core.faustapp import (
     make_app,
     run_worker,
     send_started,
-    state_commit_interval,
 )
 from newsmon.core.kafka import client_kwargs
 from newsmon.core.logs import bound_article, get_logger
@@ -250,8 +248,8 @@ class AlerterService:
                 yield event, body
 
     async def _process_candidates(self, events: list[Any]) -> None:
-        # Staged after the writes of the batches held before it (faustapp.HeldState); a batch
-        # that fails takes back its own writes only.
+        for store in self.staged:
+            store.rollback()
         with batch_of(self.staged):
             admitted = [
                 a for a in (self._admit(e, body) for e, body in self._candidates(events)) if a
@@ -261,6 +259,9 @@ class AlerterService:
             await self._send_all(
                 [(self.alerts_out, alert.id, serde.encode(alert)) for alert, _ in admitted]
             )
+        # Written with every batch, not held (faustapp.HeldState): the ids a crash would forget
+        # are the alerts it would publish twice, and the gate writes little.
+        await commit_staged(self.app, self.staged)
         for alert, body in admitted:
             produced(topics.ALERTS.name).inc()
             m.ALERTS.labels(kind=alert.kind, severity=alert.severity, status=alert.status).inc()
@@ -280,19 +281,8 @@ class AlerterService:
                 title=alert.title,
             )
 
-    def _drop_held(self) -> None:
-        for store in self.staged:
-            store.rollback()
-
     async def _gate_agent(self, stream: Any) -> None:
-        held = HeldState(
-            lambda: commit_staged(self.app, self.staged),
-            self._drop_held,
-            state_commit_interval(self.app),
-        )
-        await for_each_batch(
-            stream, self._process_candidates, max_size=BUNDLES_PER_BATCH, state=held
-        )
+        await for_each_batch(stream, self._process_candidates, max_size=BUNDLES_PER_BATCH)
 
 
 def check_windows(rules: RuleSet, metrics_window_days: int) -> None:

@@ -144,7 +144,7 @@ class Settings(BaseSettings):
     # Longest a stream batch waits for its next record before it is processed (at most 0.25 s
     # in all; core/faustapp.py for_each_batch); 0 processes what is buffered at once.
     batch_linger_ms: float = Field(default=5.0, ge=0, le=1000)
-    # Longest a tracker or alerter agent holds the state changes of its batches before it
+    # Longest a stateful tracker agent holds the state changes of its batches before it
     # writes them, all at once (core/faustapp.py HeldState): a key changed by every batch in
     # between is written once. Outputs are published with each batch; inputs are acked once
     # their state is written. 0 writes after every batch.

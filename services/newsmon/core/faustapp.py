@@ -947,7 +947,9 @@ class HeldState:
       are processed again by whichever worker owns them -- a write after the revocation
       could land in a partition another worker now owns.
 
-    `interval` 0 writes after every batch (the setting `state_commit_ms: 0`).
+    `interval` 0 writes after every batch (the setting `state_commit_ms: 0`). The tracker's
+    stateful agents use it; the alerter's gate does not: the alert ids a crash would forget
+    are alerts published twice (docs/decisions.md).
     """
 
     def __init__(

@@ -7,7 +7,7 @@ while its record is the current event (Faust puts a write in the changelog parti
 RocksDB partition, of the current event) → ack the inputs; Faust flushes the changelog before it
 commits their offsets. A crash therefore never loses an output (the batch is processed again;
 every step is idempotent), and at worst republishes some with the same key and content.
-A stateful agent may hold the staged writes of several batches and apply them together
+A stateful tracker agent may hold the staged writes of several batches and apply them together
 (core/faustapp.py `HeldState`); their inputs are acked only after that.
 """
 
