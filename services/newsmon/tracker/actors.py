@@ -9,7 +9,9 @@ idempotent: an article counts once per actor however often it is replayed.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, MutableMapping
+from collections import Counter
+from collections.abc import MutableMapping
+from itertools import islice
 from typing import Any
 
 from newsmon.core.bundles import partition_of
@@ -116,7 +118,9 @@ def material_change(published: dict[str, int], mentions: int, articles: int) -> 
 class _Tally:
     """One actor's sightings of a batch, folded: what its state gains from them."""
 
-    __slots__ = ("articles", "co", "earliest", "ent", "ingested", "last_published", "mentions")
+    __slots__ = (
+        "articles", "co", "earliest", "ent", "ingested", "last_published", "mentions", "names",
+    )  # fmt: skip
 
     def __init__(self, ent: dict[str, Any]) -> None:
         self.ent = ent  # its first sighting's entity (name, type, ... of a new actor)
@@ -124,9 +128,28 @@ class _Tally:
         self.articles = 0
         # (published, its time, article id, evidence) of the earliest published sighting.
         self.earliest: tuple[dt.datetime, str, str, list[dict[str, Any]]] | None = None
-        self.co: dict[str, list[Any]] = {}  # companion id: [name, sightings]
+        # Companion id: sightings with it, in the order first counted. Counted a whole
+        # sighting at a time (`Counter.update`): one step per companion was the actors
+        # stage's largest cost.
+        self.co: Counter[str] = Counter()
+        # Companion id: its name as the first sighting that counted it gave it.
+        self.names: dict[str, str] = {}
         self.last_published = ""  # of the last sighting folded in (the record's event time)
         self.ingested: tuple[dt.datetime, str] | None = None  # the earliest ingest time
+
+    def count(self, co_ids: list[str], names: dict[str, str]) -> None:
+        """Count one sighting's companions (`names`: the article's, by id)."""
+        co = self.co
+        before = len(co)
+        co.update(co_ids)
+        # The companions new to the tally are the last ones counted (a Counter keeps the
+        # order keys came in): only those need a name.
+        for ref_id in islice(reversed(co), len(co) - before):
+            self.names[ref_id] = names[ref_id]
+
+    def companions(self) -> dict[str, list[Any]]:
+        """Companion id: [name, sightings]."""
+        return {ref_id: [self.names[ref_id], n] for ref_id, n in self.co.items()}
 
 
 def _tally_payload(actor_id: str, tally: _Tally) -> dict[str, Any]:
@@ -138,7 +161,7 @@ def _tally_payload(actor_id: str, tally: _Tally) -> dict[str, Any]:
         "articles": tally.articles,
         "first_article_id": tally.earliest[2] if tally.earliest else None,
         "first_seen": tally.earliest[1] if tally.earliest else None,
-        "co": tally.co,
+        "co": tally.companions(),
     }
 
 
@@ -195,13 +218,9 @@ class ActorRegistry:
         if "entities" not in item:
             # Companions were {"id", "name"} objects in the first versions, [id, name] after.
             co = [(r["id"], r["name"]) if isinstance(r, dict) else r for r in item["co"]]
-            self._stage_article(item, [item["entity"]], lambda ent: co)
+            self._stage_article(item, [item["entity"]], co, own_excluded=False)
             return
-        self._stage_article(
-            item,
-            item["entities"],
-            lambda ent: [r for r in item["co"] if r[0] != ent["id"]][:CO_PER_SIGHTING],
-        )
+        self._stage_article(item, item["entities"], item["co"], own_excluded=True)
 
     def discard(self) -> None:
         """Forget the pending tallies (their batch's writes were dropped)."""
@@ -211,11 +230,15 @@ class ActorRegistry:
         self,
         s: Sighting,
         entities: list[dict[str, Any]],
-        companions: Callable[[dict[str, Any]], list[Any]],
+        refs: list[Any],
+        own_excluded: bool,
     ) -> None:
         """Fold the article `s`'s sightings of `entities` (one partition's) that its dedup
-        entry does not list yet, each once. Everything taken from the item is read before
-        anything is folded: an item that does not parse changes nothing."""
+        entry does not list yet, each once. `refs` are the article's companions as [id, name]
+        pairs: an actor's are the first CO_PER_SIGHTING of them other than itself
+        (`own_excluded`), or all of them (a sighting routed by an earlier version, listed
+        without it). Everything taken from the item is read before anything is folded: an item
+        that does not parse changes nothing."""
         if not entities:
             return
         counted_at = counted_key(s["article_id"], entities[0]["id"])
@@ -232,16 +255,25 @@ class ActorRegistry:
         published_at = dt.datetime.fromisoformat(published)
         ingested = (dt.datetime.fromisoformat(s["ingested_at"]), s["ingested_at"])
         article_id = s["article_id"]
+        ids = [r[0] for r in refs]
+        names = {r[0]: r[1] for r in reversed(refs)}  # an id listed twice: its first name
         parsed = []
         for ent in fresh:
             mentions = ent["mentions"]
             if isinstance(mentions, list):  # a sighting routed by an earlier version
                 ent = {**ent, "mentions": len(mentions), "evidence": mentions[:EVIDENCE_MENTIONS]}
-            parsed.append((ent, max(1, int(ent["mentions"])), companions(ent)))
+            if not own_excluded:
+                co_ids = ids
+            elif ent["id"] in names:
+                at = ids.index(ent["id"])
+                co_ids = [*ids[:at], *ids[at + 1 :]][:CO_PER_SIGHTING]
+            else:
+                co_ids = ids[:CO_PER_SIGHTING]
+            parsed.append((ent, max(1, int(ent["mentions"])), co_ids))
         self.seen[counted_at] = [*listed, *(e["id"] for e in fresh)]
         owner = getattr(self.store, "owner", None)
         batch = self._batch
-        for ent, mentions, co_refs in parsed:
+        for ent, mentions, co_ids in parsed:
             held = batch.get(ent["id"])
             if held is None:
                 tally = _Tally(ent)
@@ -255,13 +287,8 @@ class ActorRegistry:
             if tally.ingested is None or ingested[0] < tally.ingested[0]:
                 tally.ingested = ingested
             tally.last_published = published
-            co = tally.co
-            for ref_id, ref_name in co_refs:
-                known = co.get(ref_id)
-                if known is None:
-                    co[ref_id] = [ref_name, 1]
-                else:
-                    known[1] += 1
+            if co_ids:
+                tally.count(co_ids, names)
 
     def flush(self) -> list[tuple[str, ActorSalience | Failed]]:
         """Apply each actor's tally to its state (written in the partition of a record that
@@ -324,9 +351,9 @@ class ActorRegistry:
         state["mentions"] += tally.mentions
         state["articles"] += tally.articles
         co = dict(state["co"])
-        for ref_id, (ref_name, n) in tally.co.items():
+        for ref_id, n in tally.co.items():
             known = co.get(ref_id)
-            co[ref_id] = [ref_name, n] if known is None else [known[0], known[1] + n]
+            co[ref_id] = [tally.names[ref_id], n] if known is None else [known[0], known[1] + n]
         if len(co) > 2 * MAX_CO_OCCURRING:
             # Trimmed back to the most frequent when twice the bound: sorting on every
             # update cost more than the rest of it.

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import bisect
 import datetime as dt
+import functools
 from collections import OrderedDict
 from collections.abc import MutableMapping
 from typing import Any
@@ -91,9 +92,19 @@ def series_id(
     metric: str, location: str | None, period: str, qualifiers: list[str] | tuple[str, ...] = ()
 ) -> str:
     """A readable, deterministic id: 'aid_trucks_entered@gaza/daily[+qualifier...]'."""
+    return _identity(metric, location, period, tuple(qualifiers))[0]
+
+
+@functools.lru_cache(maxsize=16_384)
+def _identity(
+    metric: str, location: str | None, period: str, qualifiers: tuple[str, ...]
+) -> tuple[str, tuple[str, ...]]:
+    """A series' id and its relevant qualifiers. Cached: slugifying the location and the
+    qualifiers (Unicode normalisation, two regular expressions each) was most of routing an
+    observation, and the same few series come back article after article."""
     quals = relevant_qualifiers(qualifiers)
     base = f"{metric}@{slugify(location) if location else 'anywhere'}/{period}"
-    return base + "".join(f"+{q}" for q in quals)
+    return base + "".join(f"+{q}" for q in quals), tuple(quals)
 
 
 def observation_series_id(obs: Observation) -> str:
@@ -108,18 +119,20 @@ def _value_key(value: float) -> float:
 def route_observations(rec: ArticleObservations) -> list[tuple[str, Report]]:
     """Split an article's observations into per-series reports (the repartition step)."""
     out: list[tuple[str, Report]] = []
-    ingested = rec.ingested_at or rec.extracted_at
+    ingested = (rec.ingested_at or rec.extracted_at).isoformat()
+    published = rec.published_at.isoformat()
     for obs in sorted(rec.observations, key=lambda o: (o.as_of, o.evidence.start, o.id)):
+        sid, quals = _identity(obs.metric, obs.location, obs.period, tuple(obs.qualifiers))
         out.append(
             (
-                observation_series_id(obs),
+                sid,
                 {
                     "series": {
                         "metric": obs.metric,
                         "unit": obs.unit,
                         "location": obs.location,
                         "period": obs.period,
-                        "qualifiers": relevant_qualifiers(obs.qualifiers),
+                        "qualifiers": list(quals),
                     },
                     "observation_id": obs.id,
                     "as_of": obs.as_of.isoformat(),
@@ -128,8 +141,8 @@ def route_observations(rec: ArticleObservations) -> list[tuple[str, Report]]:
                     "claimant": obs.claimant,
                     "article_id": rec.article_id,
                     "source": rec.source,
-                    "published_at": rec.published_at.isoformat(),
-                    "ingested_at": ingested.isoformat(),
+                    "published_at": published,
+                    "ingested_at": ingested,
                     "evidence": obs.evidence.model_dump(mode="json"),
                 },
             )
@@ -237,12 +250,13 @@ def _choose_after(index: dict[str, list[Any]], chosen: str | None, changed: str)
     """
     if chosen is None or chosen not in index:
         return _choose(index)
-    return max((chosen, changed), key=lambda v: _rank(index[v]))
+    return chosen if _rank(index[chosen]) >= _rank(index[changed]) else changed
 
 
 def _point(as_of: str, chosen: Figure, alternatives: list[float]) -> tuple[SeriesPoint, Any]:
-    """The point of one date from its chosen figure and the other values reported for it, and
-    its JSON form (what `model_dump(mode="json")` gives, which the store keeps).
+    """The point of one date from its chosen figure and the other values reported for it
+    (floats, sorted; the list is kept, not copied), and its JSON form (what
+    `model_dump(mode="json")` gives, which the store keeps).
 
     The JSON form is built first and the point validated from it in one call: constructing
     each evidence model apart and dumping the point again cost three validations and a
@@ -257,7 +271,7 @@ def _point(as_of: str, chosen: Figure, alternatives: list[float]) -> tuple[Serie
         "sources": chosen["sources"],
         "article_ids": chosen["article_ids"],
         "claimants": chosen["claimants"],
-        "alternatives": [float(v) for v in alternatives],
+        "alternatives": alternatives,
         "evidence": [
             {"text": e["text"], "start": e["start"], "end": e["end"], "article_id": e["article_id"]}
             for e in chosen["evidence"]
@@ -303,8 +317,39 @@ def _chosen_point(
     over the date's `index`), the others' values as alternatives."""
     if chosen is None:
         chosen = _choose(index)
-    others = sorted(index[v][3] for v in index if v != chosen)
+    others = sorted(float(index[v][3]) for v in index if v != chosen)
     return _point(as_of, store[figure_key(sid, as_of, chosen)], others)
+
+
+def _alternatives_after(
+    before: dict[str, Any] | None, chosen: str, changed: str, value: float, known: bool
+) -> list[float] | None:
+    """The alternatives of a date's point after a report changed its figure `changed` (of
+    `value`; `known`: the date had that figure before), from the point before (`before`, its
+    JSON form); None when they must be computed again (no point before, or one stored without
+    them).
+
+    A date can hold dozens of conflicting figures: sorting them all again for every report
+    cost more than the rest of the report's update. The figure chosen is either the one
+    chosen before or the changed one (`_choose_after`): in the first case the alternatives
+    gain the changed figure's value when it is new; in the second, they gain the value chosen
+    before and lose the changed figure's.
+    """
+    kept = None if before is None else before.get("alternatives")
+    if kept is None:
+        return None
+    alternatives = [float(v) for v in kept]
+    if chosen == _figure_key(before["value"]):  # type: ignore[index]
+        if not known and changed != chosen:
+            bisect.insort(alternatives, float(value))
+        return alternatives
+    bisect.insort(alternatives, float(before["value"]))  # type: ignore[index]
+    if known:
+        try:
+            alternatives.remove(float(value))
+        except ValueError:  # not listed: computed again from the date's figures
+            return None
+    return alternatives
 
 
 def add_report(
@@ -351,12 +396,18 @@ def _add_report(
     entry = _entry(store.get(dkey))
     index = dict(entry["figures"])
     fkey = figure_key(sid, as_of, vkey)
-    figure = _merge(store.get(fkey) if vkey in index else None, report)
+    known = vkey in index
+    figure = _merge(store.get(fkey) if known else None, report)
     store[fkey] = figure
     index[vkey] = _summary(figure)
     before = entry["point"]
     chosen = _choose_after(index, before and _figure_key(before["value"]), vkey)
-    point, point_json = _chosen_point(store, sid, as_of, index, chosen)
+    alternatives = _alternatives_after(before, chosen, vkey, figure["value"], known)
+    if alternatives is None:
+        point, point_json = _chosen_point(store, sid, as_of, index, chosen)
+    else:
+        chosen_figure = figure if chosen == vkey else store[figure_key(sid, as_of, chosen)]
+        point, point_json = _point(as_of, chosen_figure, alternatives)
     store[dkey] = {"figures": index, "point": point_json}
     dates = state["point_dates"]
     i = bisect.bisect_left(dates, as_of)
@@ -457,6 +508,7 @@ def _has_date(dates: list[str], as_of: str) -> bool:
 
 _POINT_JSON = SeriesPoint.__pydantic_serializer__
 _UPDATE_JSON = MetricUpdate.__pydantic_serializer__
+_NO_POINTS = {"points"}
 
 
 def window_dates(dates: list[str], as_of: str, days: int) -> tuple[list[str], int]:
@@ -564,11 +616,13 @@ class SeriesTracker:
             if len(self._point_json) > POINTS_CACHED:
                 self._point_json.popitem(last=False)
             parts.append(data)
-        head = _UPDATE_JSON.to_json(update.model_copy(update={"points": []}))
-        whole = b'"points":[' + b",".join(parts) + b"]"
-        # `"points":[]` occurs once: quotes inside JSON strings are escaped, and no model
-        # nested in a record has a field of that name.
-        return head.replace(b'"points":[]', whole, 1)
+        # The record without its points (a copy of the model without them cost as much as
+        # the encoding), the points' JSON put back where the field comes, before
+        # `points_total`: `,"points_total":` occurs once, as quotes inside JSON strings are
+        # escaped and no model nested in a record has a field of that name.
+        head = _UPDATE_JSON.to_json(update, exclude=_NO_POINTS)
+        whole = b',"points":[' + b",".join(parts) + b'],"points_total":'
+        return head.replace(b',"points_total":', whole, 1)
 
     def window(
         self, sid: str, state: SeriesState, as_of: str, trusted: bool = False

@@ -239,6 +239,45 @@ def test_a_batchs_sightings_count_as_one_sighting_at_a_time() -> None:
     assert batch.seen == each.seen
 
 
+def test_a_batchs_companions_are_counted_per_sighting_with_the_first_name_given() -> None:
+    """Counted a sighting at a time by hand: each actor's companions are its article's
+    CO_PER_SIGHTING + 1 most mentioned actors other than itself (at most CO_PER_SIGHTING),
+    and a companion keeps the name the first sighting that counted it gave (an actor's
+    name may differ between articles); articles name up to 24 actors, so some actors are
+    not companions of anyone in their article."""
+    import random
+
+    from newsmon.tracker.actors import CO_PER_SIGHTING, route_entities
+
+    rng = random.Random(5)
+    recs = [
+        article_entities(
+            f"a{i}",
+            *(
+                entity(f"p{k}", f"Person {k}" + ("" if rng.random() < 0.7 else f" ({i})"),
+                       mentions=rng.randint(1, 9))
+                for k in rng.sample(range(40), rng.randint(2, 24))
+            ),
+            published=PUBLISHED + dt.timedelta(hours=i),
+        )
+        for i in range(30)
+    ]  # fmt: skip
+    expected: dict[str, dict[str, list[Any]]] = {}
+    for rec in recs:
+        salient = sorted(rec.entities, key=lambda e: (-len(e.mentions), e.id))
+        refs = [(e.id, e.name) for e in salient[: CO_PER_SIGHTING + 1]]
+        for ent in rec.entities:
+            co = expected.setdefault(ent.id, {})
+            for ref_id, name in [r for r in refs if r[0] != ent.id][:CO_PER_SIGHTING]:
+                co.setdefault(ref_id, [name, 0])[1] += 1
+    registry = ActorRegistry({}, {})
+    for rec in recs:
+        for key, item in route_entities(rec):
+            registry.stage(key, item)
+    registry.flush()
+    assert {a: state["co"] for a, state in registry.store.items()} == expected
+
+
 def test_salience_is_published_when_a_batch_passes_a_power_of_two() -> None:
     """From 3 to 9 articles in one batch passes 4 and 8: one salience record; the next batch,
     up to 15 articles, passes none."""

@@ -417,6 +417,34 @@ def test_a_dates_figure_is_chosen_as_if_every_figure_were_compared(d: Any) -> No
             assert repr(float(entry["point"]["value"])) == _choose(entry["figures"])
 
 
+def test_a_dates_alternatives_kept_up_report_by_report_are_every_other_figure(d: Any) -> None:
+    """The alternatives carried from the point before (the chosen figure kept or taken over
+    by the changed one, a new or a known value) are the date's other figures, sorted, as a
+    full recomputation gives them; also when a report's value is an alternative already."""
+    import random
+
+    from newsmon.tracker.series import _figure_key, date_key
+
+    rng = random.Random(11)
+    for trial in range(30):
+        store: dict[str, Any] = {}
+        tracker = SeriesTracker(store)
+        for i in range(40):
+            value = rng.choice([30, 31, 35, 40, 100, 12.5, 7, 2000, rng.randint(1, 500)])
+            rec = article_observations(
+                f"t{trial}-a{i}",
+                observation(value, d(10), approximate=rng.random() < 0.3),
+                source=rng.choice(["guardian", "reuters", "ap", "bbc", f"s{i}"]),
+                published=PUBLISHED + dt.timedelta(hours=rng.randint(-48, 48)),
+            )
+            tracker.process(rec)
+            entry = store[date_key("aid_trucks_entered@gaza/daily", d(10).isoformat())]
+            chosen = _figure_key(entry["point"]["value"])
+            others = sorted(float(f[3]) for v, f in entry["figures"].items() if v != chosen)
+            assert entry["point"]["alternatives"] == others
+            assert all(type(v) is float for v in entry["point"]["alternatives"])
+
+
 def test_remembered_points_are_dropped_with_a_rolled_back_write(d: Any) -> None:
     """A point remembered from a write that was then rolled back is not published again:
     the window of the next update carries the stored point."""
