@@ -630,7 +630,19 @@ class SeriesTracker:
         """The points a record of a change at `as_of` carries (`window_dates`), and the
         index of `as_of`'s point in them; `trusted`: remembered points are used unchecked."""
         dates, idx = window_dates(state["point_dates"], as_of, self.window_days)
-        return [self._stored_point(sid, d, trusted) for d in dates], idx
+        if not trusted:
+            return [self._stored_point(sid, d) for d in dates], idx
+        # Most points of a window are remembered: taken here without a call each.
+        remembered, out = self._points, []
+        for d in dates:
+            dkey = date_key(sid, d)
+            cached = remembered.get(dkey)
+            if cached is None:
+                out.append(self._stored_point(sid, d, trusted))
+            else:
+                remembered.move_to_end(dkey)
+                out.append(cached[1])
+        return out, idx
 
     def _stage(self, sid: str, report: Report) -> bool | None:
         """Add a routed report, its date then pending (see `stage`); None when the report

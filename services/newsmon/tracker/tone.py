@@ -12,7 +12,7 @@ import datetime as dt
 from collections.abc import MutableMapping
 from typing import Any
 
-from newsmon.core.models import ActorRef, ArticleEvents, Event, RelationTone, utcnow
+from newsmon.core.models import ArticleEvents, Event, RelationTone, utcnow
 
 ToneState = dict[str, Any]
 Report = dict[str, Any]
@@ -64,18 +64,20 @@ class ToneTracker:
             "target": ev.target.model_dump() if ev.target else None,
             "events": [],
         }
-        same = (ev.date.isoformat(), ev.cameo)
+        day = ev.date.isoformat()
+        same = (day, ev.cameo)
         if any(e["id"] == ev.id or (e["date"], e["cameo"]) == same for e in state["events"]):
             return None
-        end = max([ev.date, *(dt.date.fromisoformat(e["date"]) for e in state["events"])])
-        start = end - dt.timedelta(days=self.window_days - 1)
-        if ev.date < start:
+        # ISO dates (YYYY-MM-DD) order as the dates do: compared as stored, not parsed.
+        end = dt.date.fromisoformat(max([day, *(e["date"] for e in state["events"])]))
+        start = (end - dt.timedelta(days=self.window_days - 1)).isoformat()
+        if day < start:
             return None  # older than the window: it cannot change the rolling tone
-        before = [e for e in state["events"] if dt.date.fromisoformat(e["date"]) >= start]
+        before = [e for e in state["events"] if e["date"] >= start]
         prev_count, _, prev_mean = _summary(state["events"])
         entry = {
             "id": ev.id,
-            "date": ev.date.isoformat(),
+            "date": day,
             "cameo": ev.cameo,
             "goldstein": ev.goldstein,
             "article_id": report["article_id"],
@@ -83,24 +85,27 @@ class ToneTracker:
         window = sorted([*before, entry], key=lambda e: (e["date"], e["id"]))
         count, total, mean = _summary(window)
         self.store[pair] = {**state, "events": window}  # reassign: tables log assignments only
-        return RelationTone(
-            actor=ActorRef.model_validate(state["actor"]),
-            target=ActorRef.model_validate(state["target"]),
-            window_days=self.window_days,
-            window_end=end,
-            events=count,
-            goldstein_sum=total,
-            goldstein_mean=mean,
-            previous_mean=prev_mean if prev_count else None,
-            last_event=ev,
-            # The article of the event that moved the tone comes last (alerts quote it).
-            article_ids=[
-                *sorted({e["article_id"] for e in window} - {report["article_id"]}),
-                report["article_id"],
-            ],
-            event_time=dt.datetime.fromisoformat(report["published_at"]),
-            updated_at=utcnow(),
-            ingested_at=dt.datetime.fromisoformat(report["ingested_at"]),
+        # One validation: the pair's actors as stored (dicts), the event as validated.
+        return RelationTone.model_validate(
+            {
+                "actor": state["actor"],
+                "target": state["target"],
+                "window_days": self.window_days,
+                "window_end": end,
+                "events": count,
+                "goldstein_sum": total,
+                "goldstein_mean": mean,
+                "previous_mean": prev_mean if prev_count else None,
+                "last_event": ev,
+                # The article of the event that moved the tone comes last (alerts quote it).
+                "article_ids": [
+                    *sorted({e["article_id"] for e in window} - {report["article_id"]}),
+                    report["article_id"],
+                ],
+                "event_time": dt.datetime.fromisoformat(report["published_at"]),
+                "updated_at": utcnow(),
+                "ingested_at": dt.datetime.fromisoformat(report["ingested_at"]),
+            }
         )
 
     def process(self, rec: ArticleEvents) -> list[RelationTone]:
