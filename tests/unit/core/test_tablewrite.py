@@ -263,6 +263,49 @@ def test_direct_reads_give_what_the_table_gives_in_every_partition(tmp_path: Any
         assert cached["a|2023-11-10"] == {"v": 1} and "b" not in cached
 
 
+def test_direct_reads_count_on_the_services_sensor_as_faust_would(tmp_path: Any) -> None:
+    """With the services' Prometheus sensor as the app's only sensor, a direct read counts
+    one key retrieved on it, without Faust's per-read sensor calls; another sensor added, the
+    reads go through the table's own hook again, and are still counted."""
+    import faust
+    from prometheus_client import REGISTRY
+
+    from newsmon.core.faustapp import LeanPrometheusMonitor, _faust_metrics, json_table
+    from newsmon.core.tablewrite import direct_reader
+
+    app = faust.App("tablewrite-counted", store="rocksdb://", datadir=str(tmp_path))
+    monitor = LeanPrometheusMonitor(metrics=_faust_metrics())
+    app.sensors.add(monitor)
+    table = json_table(app, "counted", "test")
+    labels = {"table": "table.counted", "operation": "keys_retrieved"}
+
+    def retrieved() -> float:
+        value = REGISTRY.get_sample_value("newsmon_faust_table_operations_total", labels)
+        return value or 0.0
+
+    hooked: list[str] = []
+    original = monitor.on_table_get
+    monitor.on_table_get = lambda t, key: (hooked.append(key), original(t, key))  # type: ignore[method-assign]
+    before = retrieved()
+    read = direct_reader(CachedTable(table))
+    for key in ("a", "b", "a"):
+        assert read(key) is None
+    assert retrieved() == before + 3 and hooked == []
+    # Another sensor: decided again when the store changes (here: a new reader).
+    other: list[str] = []
+
+    class Other:
+        beacon: Any = None
+
+        def on_table_get(self, t: Any, key: str) -> None:
+            other.append(key)
+
+    app.sensors.add(Other())  # type: ignore[arg-type]
+    read = direct_reader(CachedTable(table))
+    assert read("c") is None
+    assert retrieved() == before + 4 and hooked == ["c"] and other == ["c"]
+
+
 def test_direct_reads_fall_back_to_the_table_when_it_is_not_on_rocksdb() -> None:
     from newsmon.core.tablewrite import direct_reader
 
