@@ -255,14 +255,20 @@ def _choose_after(index: dict[str, list[Any]], chosen: str | None, changed: str)
 
 def _point(as_of: str, chosen: Figure, alternatives: list[float]) -> tuple[SeriesPoint, Any]:
     """The point of one date from its chosen figure and the other values reported for it
-    (floats, sorted; the list is kept, not copied), and its JSON form (what
-    `model_dump(mode="json")` gives, which the store keeps).
+    (floats, sorted; the list is kept, not copied), and its JSON form (`_point_json`)."""
+    data = _point_json(as_of, chosen, alternatives)
+    return SeriesPoint.model_validate(data), data
 
-    The JSON form is built first and the point validated from it in one call: constructing
-    each evidence model apart and dumping the point again cost three validations and a
-    serialisation per report.
+
+def _point_json(as_of: str, chosen: Figure, alternatives: list[float]) -> dict[str, Any]:
+    """A date's point in JSON form (what `SeriesPoint.model_dump(mode="json")` gives, which
+    the store keeps), from its chosen figure and the other values reported for it.
+
+    The point itself is validated from it when a record carries it (`_stored_point`): in a
+    batch, most reports change a date that a later report changes again before any record
+    is built, and validating every one of them was wasted.
     """
-    data = {
+    return {
         "as_of": as_of,
         "value": float(chosen["value"]),
         "approximate": chosen["approximate"],
@@ -277,7 +283,6 @@ def _point(as_of: str, chosen: Figure, alternatives: list[float]) -> tuple[Serie
             for e in chosen["evidence"]
         ],
     }
-    return SeriesPoint.model_validate(data), data
 
 
 def points(store: MutableMapping[str, Any], sid: str) -> list[SeriesPoint]:
@@ -321,6 +326,14 @@ def _chosen_point(
     return _point(as_of, store[figure_key(sid, as_of, chosen)], others)
 
 
+def _chosen_point_json(
+    store: MutableMapping[str, Any], sid: str, as_of: str, index: dict[str, list[Any]], chosen: str
+) -> dict[str, Any]:
+    """`_chosen_point`'s JSON form only."""
+    others = sorted(float(index[v][3]) for v in index if v != chosen)
+    return _point_json(as_of, store[figure_key(sid, as_of, chosen)], others)
+
+
 def _alternatives_after(
     before: dict[str, Any] | None, chosen: str, changed: str, value: float, known: bool
 ) -> list[float] | None:
@@ -358,15 +371,15 @@ def add_report(
     """Add one report to a series in `store`; returns the series' header and the new point of
     the report's date (both None when the report was already counted). See `_add_report`."""
     state, point, _ = _add_report(store, sid, report, seen)
-    return state, point
+    return state, None if point is None else SeriesPoint.model_validate(point)
 
 
 def _add_report(
     store: MutableMapping[str, Any], sid: str, report: Report, seen: MutableMapping[str, Any]
-) -> tuple[SeriesState | None, SeriesPoint | None, bool]:
+) -> tuple[SeriesState | None, dict[str, Any] | None, bool]:
     """Add one report to a series in `store`; returns the series' header, the new point of the
-    report's date (both None when the report was already counted) and whether the date's value
-    moved: the date is new, or its chosen figure now has another value.
+    report's date in JSON form (both None when the report was already counted) and whether the
+    date's value moved: the date is new, or its chosen figure now has another value.
 
     The series lives under three kinds of keys, so that an update writes a few small values
     whatever the series' length and however many conflicting figures a date has:
@@ -404,10 +417,10 @@ def _add_report(
     chosen = _choose_after(index, before and _figure_key(before["value"]), vkey)
     alternatives = _alternatives_after(before, chosen, vkey, figure["value"], known)
     if alternatives is None:
-        point, point_json = _chosen_point(store, sid, as_of, index, chosen)
+        point_json = _chosen_point_json(store, sid, as_of, index, chosen)
     else:
         chosen_figure = figure if chosen == vkey else store[figure_key(sid, as_of, chosen)]
-        point, point_json = _point(as_of, chosen_figure, alternatives)
+        point_json = _point_json(as_of, chosen_figure, alternatives)
     store[dkey] = {"figures": index, "point": point_json}
     dates = state["point_dates"]
     i = bisect.bisect_left(dates, as_of)
@@ -417,7 +430,7 @@ def _add_report(
             _drop_date(store, sid, old)
         state = {**state, "point_dates": dates[-MAX_DATES:]}
         store[sid] = state  # reassign: a Faust table only logs assignments
-    return state, point, before is None or before["value"] != point.value
+    return state, point_json, before is None or before["value"] != point_json["value"]
 
 
 def _drop_date(store: MutableMapping[str, Any], sid: str, as_of: str) -> None:
@@ -553,8 +566,9 @@ class SeriesTracker:
         # A store that tells when values read from it may have been taken back
         # (`StagedStore.generation`): while it is unchanged, the remembered points are the
         # stored ones and are used without reading their entries again -- every write of a
-        # date's entry goes through `apply`, which remembers the new one. Without it, each
-        # remembered point is checked against its stored entry.
+        # date's entry goes through `_stage`, which forgets the point remembered for it (the
+        # new one is decoded when a record carries it). Without it, each remembered point is
+        # checked against its stored entry.
         self._generation: Any = getattr(store, "generation", None)
         # The JSON of the points recent updates carried, by the point object's id.
         self._point_json: OrderedDict[int, tuple[SeriesPoint, bytes]] = OrderedDict()
@@ -656,8 +670,9 @@ class SeriesTracker:
         as_of = report["as_of"]
         if not _has_date(state["point_dates"], as_of):
             return None  # the date fell off the MAX_DATES cap at once
-        dkey = date_key(sid, as_of)
-        self._remember(dkey, self.store[dkey], point)
+        # The date's point is validated when a record carries it (`_stored_point`): until
+        # then the one remembered is out of date.
+        self._points.pop(date_key(sid, as_of), None)
         before = self._pending.get((sid, as_of))
         # The record's ingest time is its earliest report's: the latency it shows is that of
         # the article that waited longest.
