@@ -94,8 +94,7 @@ class LeanPrometheusMonitor(PrometheusMonitor):
         return state
 
     def on_table_get(self, table: Any, key: Any) -> None:
-        ops = self._metrics.table_operations
-        self._child(ops, f"table.{table.name}", self.KEYS_RETRIEVED).inc()
+        self.table_reads(table)()
 
     def table_reads(self, table: Any) -> Callable[[], None]:
         """What counts one read of `table` as `on_table_get` does, without Faust's sensor

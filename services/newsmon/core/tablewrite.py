@@ -161,8 +161,9 @@ def _read_counter(table: Any) -> Callable[[], None] | None:
     """The counter a read of `table` increments when the services' Prometheus sensor is the
     app's only sensor and the table tells it of reads the stock way; else None, and each read
     goes through `table.on_key_get`. Faust's path (the table's sensor hook, the app's sensor
-    set, the label lookup) cost about 5 % of the fed tracker's time: its reads are mostly
-    misses, dedup entries and figures new with every article."""
+    set, the label lookup) takes about 1.2 µs a read against 0.37 µs for the counter alone,
+    and the tracker's reads are many: mostly misses, dedup entries and figures new with every
+    article."""
     from newsmon.core.faustapp import LeanPrometheusMonitor
 
     sensors = getattr(getattr(table, "app", None), "sensors", None)

@@ -320,10 +320,10 @@ def _chosen_point(
 ) -> tuple[SeriesPoint, Any]:
     """A date's point and its JSON form (`_point`): its chosen figure (`chosen`, or `_choose`
     over the date's `index`), the others' values as alternatives."""
-    if chosen is None:
-        chosen = _choose(index)
-    others = sorted(float(index[v][3]) for v in index if v != chosen)
-    return _point(as_of, store[figure_key(sid, as_of, chosen)], others)
+    data = _chosen_point_json(
+        store, sid, as_of, index, _choose(index) if chosen is None else chosen
+    )
+    return SeriesPoint.model_validate(data), data
 
 
 def _chosen_point_json(
