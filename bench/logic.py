@@ -24,7 +24,6 @@ from newsmon.core.faustapp import BATCH_MAX, tune_gc
 from newsmon.core.models import (
     ActorRecordAdapter,
     Alert,
-    ArticleEntities,
     ArticleEvents,
     ArticleObservations,
     MetricUpdate,
@@ -110,9 +109,12 @@ def tracker_logic(
 ) -> dict[str, Any]:
     """Observations per second of the tracker's logic on the fed records (no Kafka, no Faust);
     `coalesce`: which series records are published (the setting `metrics_coalesce`)."""
+    from newsmon.tracker.actors import ROUTED as ENTITIES_ROUTED
     from newsmon.tracker.actors import ActorRegistry, route_entities
     from newsmon.tracker.main import as_pairs, series_hooks, staged_only
+    from newsmon.tracker.series import ROUTED as OBSERVATIONS_ROUTED
     from newsmon.tracker.series import SeriesTracker, route_observations
+    from newsmon.tracker.tone import ROUTED as EVENTS_ROUTED
     from newsmon.tracker.tone import ToneTracker, route_events
 
     tables: list[_CountingTable] = []
@@ -131,21 +133,21 @@ def tracker_logic(
     series_apply, series_flush, _ = series_hooks(series, coalesce)
     stages = {
         "observations": (
-            ArticleObservations.model_validate_json,
+            OBSERVATIONS_ROUTED.model_validate_json,
             route_observations,
             series_apply,
             [series_store, series_seen],
             series.encode,
         ),
         "entities": (
-            ArticleEntities.model_validate_json,
+            ENTITIES_ROUTED.model_validate_json,
             route_entities,
             staged_only(actors.stage),
             [actors_store, actors_seen],
             serde.encode,
         ),
         "events": (
-            ArticleEvents.model_validate_json,
+            EVENTS_ROUTED.model_validate_json,
             route_events,
             as_pairs(tone.apply),
             [tone_store],

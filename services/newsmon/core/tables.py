@@ -21,6 +21,8 @@ from typing import Any
 
 import pydantic_core
 
+from newsmon.core.bundles import decode_json
+
 #: A key staged for deletion (the value `StagedStore.staged()` gives for it).
 DELETED = _DELETED = object()
 _ABSENT = object()
@@ -175,7 +177,8 @@ def encode_value(value: Any) -> bytes:
 
 
 def decode_value(data: bytes | None) -> Any:
-    return None if data is None else pydantic_core.from_json(data, cache_strings=False)
+    """A table value from its JSON bytes (`bundles.decode_json`: short strings shared)."""
+    return None if data is None else decode_json(data)
 
 
 class CachedTable(MutableMapping[str, Any]):

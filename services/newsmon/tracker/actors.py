@@ -14,6 +14,7 @@ from collections.abc import MutableMapping
 from itertools import islice
 from typing import Any
 
+from newsmon.core import lean
 from newsmon.core.bundles import partition_of
 from newsmon.core.dlq import Failed
 from newsmon.core.models import ActorRef, ActorSalience, ArticleEntities, SourcedEvidence, utcnow
@@ -32,6 +33,15 @@ ActorState = dict[str, Any]
 Sighting = dict[str, Any]
 
 
+#: The model the tracker's router decodes `news.entities` with: the contract's, with the
+#: items it nests as dicts (core/lean.py).
+ROUTED = lean.lean_model(ArticleEntities)
+
+
+def _salience(ent: dict[str, Any]) -> tuple[int, str]:
+    return (-len(ent["mentions"]), ent["id"])
+
+
 def route_entities(rec: ArticleEntities) -> list[tuple[str, Sighting]]:
     """The article's sightings grouped by partition (the repartition step): one item per
     partition its actors fall in, keyed by its first actor's id.
@@ -45,26 +55,26 @@ def route_entities(rec: ArticleEntities) -> list[tuple[str, Sighting]]:
     partition anyway (`counted_key`).
     """
     ingested = rec.ingested_at or rec.extracted_at
+    entities = lean.items(rec.entities)
     # The article's most mentioned actors are its companions (an article can name dozens,
     # and every sighting listed them: the re-keyed records grew with the square of that).
-    salient = sorted(rec.entities, key=lambda e: (-len(e.mentions), e.id))[: CO_PER_SIGHTING + 1]
-    refs = [[e.id, e.name] for e in salient]
+    salient = sorted(entities, key=_salience)[: CO_PER_SIGHTING + 1]
+    refs = [[e["id"], e["name"]] for e in salient]
     published, ingested_at = rec.published_at.isoformat(), ingested.isoformat()
     groups: dict[int, tuple[str, list[dict[str, Any]]]] = {}
-    for ent in rec.entities:
+    for ent in entities:
+        mentions = ent["mentions"]
         entity = {
-            "id": ent.id,
-            "name": ent.name,
-            "type": ent.type,
-            "actor_type": ent.actor_type,
-            "known": ent.known,
-            "mentions": len(ent.mentions),
-            "evidence": [
-                {"text": m.text, "start": m.start, "end": m.end}
-                for m in ent.mentions[:EVIDENCE_MENTIONS]
-            ],
+            "id": ent["id"],
+            "name": ent["name"],
+            "type": ent["type"],
+            "actor_type": ent["actor_type"],
+            "known": ent["known"],
+            "mentions": len(mentions),
+            # A mention is text, start, end: the evidence as it is.
+            "evidence": mentions[:EVIDENCE_MENTIONS],
         }
-        groups.setdefault(partition_of(ent.id), (ent.id, []))[1].append(entity)
+        groups.setdefault(partition_of(ent["id"]), (ent["id"], []))[1].append(entity)
     return [
         (
             key,

@@ -49,9 +49,6 @@ from newsmon.core.logs import bound_article, get_logger
 from newsmon.core.metrics import PIPELINE_LATENCY, Tally, consumed, produced
 from newsmon.core.models import (
     ActorSalience,
-    ArticleEntities,
-    ArticleEvents,
-    ArticleObservations,
     MetricUpdate,
     RelationTone,
     utcnow,
@@ -59,8 +56,11 @@ from newsmon.core.models import (
 from newsmon.core.tables import StagedStore, batch_of
 from newsmon.core.tablewrite import commit_staged
 from newsmon.tracker import metrics as m
+from newsmon.tracker.actors import ROUTED as ENTITIES_ROUTED
 from newsmon.tracker.actors import ActorRegistry, route_entities
+from newsmon.tracker.series import ROUTED as OBSERVATIONS_ROUTED
 from newsmon.tracker.series import SeriesTracker, route_observations
+from newsmon.tracker.tone import ROUTED as EVENTS_ROUTED
 from newsmon.tracker.tone import ToneTracker, route_events
 
 log = get_logger(__name__)
@@ -134,14 +134,14 @@ class TrackerService:
 
         self.route_observations_agent = app_.agent(self.observations, name="route-observations")(
             self._router(
-                topics.OBSERVATIONS, ArticleObservations, route_observations, self.by_series
+                topics.OBSERVATIONS, OBSERVATIONS_ROUTED, route_observations, self.by_series
             )
         )
         self.route_entities_agent = app_.agent(self.entities, name="route-entities")(
-            self._router(topics.ENTITIES, ArticleEntities, route_entities, self.by_actor)
+            self._router(topics.ENTITIES, ENTITIES_ROUTED, route_entities, self.by_actor)
         )
         self.route_events_agent = app_.agent(self.events, name="route-events")(
-            self._router(topics.EVENTS, ArticleEvents, route_events, self.by_pair)
+            self._router(topics.EVENTS, EVENTS_ROUTED, route_events, self.by_pair)
         )
         self.series_agent = app_.agent(self.by_series, name="series")(self._series_agent())
         self.actors_agent = app_.agent(self.by_actor, name="actors")(self._actors_agent())

@@ -35,6 +35,7 @@ from collections import OrderedDict
 from collections.abc import MutableMapping
 from typing import Any
 
+from newsmon.core import lean
 from newsmon.core.bundles import partition_of
 from newsmon.core.dlq import Failed
 from newsmon.core.ids import slugify
@@ -81,6 +82,11 @@ Report = dict[str, Any]
 Figure = dict[str, Any]
 
 
+#: The model the tracker's router decodes `news.observations` with: the contract's, with the
+#: items it nests as dicts (core/lean.py).
+ROUTED = lean.lean_model(ArticleObservations)
+
+
 def relevant_qualifiers(qualifiers: list[str] | tuple[str, ...]) -> list[str]:
     """The qualifiers that identify a series (what is counted), slugified and sorted."""
     return sorted(
@@ -116,34 +122,43 @@ def _value_key(value: float) -> float:
     return round(float(value), 6)
 
 
+def _report_order(obs: dict[str, Any]) -> tuple[Any, ...]:
+    return (obs["as_of"], obs["evidence"]["start"], obs["id"])
+
+
 def route_observations(rec: ArticleObservations) -> list[tuple[str, Report]]:
-    """Split an article's observations into per-series reports (the repartition step)."""
+    """Split an article's observations into per-series reports (the repartition step).
+
+    `rec` is best decoded by `ROUTED` (its observations as dicts, core/lean.py)."""
     out: list[tuple[str, Report]] = []
     ingested = (rec.ingested_at or rec.extracted_at).isoformat()
     published = rec.published_at.isoformat()
-    for obs in sorted(rec.observations, key=lambda o: (o.as_of, o.evidence.start, o.id)):
-        sid, quals = _identity(obs.metric, obs.location, obs.period, tuple(obs.qualifiers))
+    for obs in sorted(lean.items(rec.observations), key=_report_order):
+        sid, quals = _identity(
+            obs["metric"], obs["location"], obs["period"], tuple(obs["qualifiers"])
+        )
         out.append(
             (
                 sid,
                 {
                     "series": {
-                        "metric": obs.metric,
-                        "unit": obs.unit,
-                        "location": obs.location,
-                        "period": obs.period,
+                        "metric": obs["metric"],
+                        "unit": obs["unit"],
+                        "location": obs["location"],
+                        "period": obs["period"],
                         "qualifiers": list(quals),
                     },
-                    "observation_id": obs.id,
-                    "as_of": obs.as_of.isoformat(),
-                    "value": _value_key(obs.value),
-                    "approximate": obs.approximate,
-                    "claimant": obs.claimant,
+                    "observation_id": obs["id"],
+                    "as_of": obs["as_of"].isoformat(),
+                    "value": _value_key(obs["value"]),
+                    "approximate": obs["approximate"],
+                    "claimant": obs["claimant"],
                     "article_id": rec.article_id,
                     "source": rec.source,
                     "published_at": published,
                     "ingested_at": ingested,
-                    "evidence": obs.evidence.model_dump(mode="json"),
+                    # text, start, end: JSON values as they are.
+                    "evidence": obs["evidence"],
                 },
             )
         )

@@ -12,10 +12,16 @@ import datetime as dt
 from collections.abc import MutableMapping
 from typing import Any
 
+from newsmon.core import lean
 from newsmon.core.models import ArticleEvents, Event, RelationTone, utcnow
 
 ToneState = dict[str, Any]
 Report = dict[str, Any]
+
+
+#: The model the tracker's router decodes `news.events` with: the contract's, with the
+#: items it nests as dicts (core/lean.py).
+ROUTED = lean.lean_model(ArticleEvents)
 
 
 def pair_key(actor_id: str, target_id: str) -> str:
@@ -24,20 +30,24 @@ def pair_key(actor_id: str, target_id: str) -> str:
 
 
 def route_events(rec: ArticleEvents) -> list[tuple[str, Report]]:
-    """One report per countable event, keyed by its ordered pair (the repartition step)."""
+    """One report per countable event, keyed by its ordered pair (the repartition step).
+
+    `rec` is best decoded by `ROUTED` (its events as dicts, core/lean.py)."""
     ingested = rec.ingested_at or rec.extracted_at
     out = []
-    for ev in rec.events:
-        if ev.negated or ev.target is None or ev.target.id == ev.actor.id:
+    for ev in lean.items(rec.events):
+        target = ev["target"]
+        if ev["negated"] or target is None or target["id"] == ev["actor"]["id"]:
             continue
         out.append(
             (
-                pair_key(ev.actor.id, ev.target.id),
+                pair_key(ev["actor"]["id"], target["id"]),
                 {
                     "article_id": rec.article_id,
                     "published_at": rec.published_at.isoformat(),
                     "ingested_at": ingested.isoformat(),
-                    "event": ev.model_dump(mode="json"),
+                    # The event as JSON values (its date the only one that is not).
+                    "event": {**ev, "date": ev["date"].isoformat()},
                 },
             )
         )
