@@ -98,7 +98,8 @@ def lean_model(model: type[BaseModel]) -> Any:
         lean = _lean_type(info.annotation)
         if lean is not info.annotation and lean != info.annotation:
             overrides[name] = (lean, info)
-    return create_model(f"Lean{model.__name__}", __base__=model, **overrides)
+    # The contract's name: a validation error reads as the contract's ("... for ArticleEvents").
+    return create_model(model.__name__, __base__=model, **overrides)
 
 
 def items(values: Any) -> list[dict[str, Any]]:

@@ -204,6 +204,7 @@ def test_a_broken_record_is_rejected_as_the_contract_rejects_it(
     # The same errors at the same places (the tracker dead-letters with this text).
     expected = [(e["type"], e["loc"]) for e in contract.value.errors()]
     assert [(e["type"], e["loc"]) for e in lean_error.value.errors()] == expected
+    assert str(lean_error.value) == str(contract.value)
 
 
 def test_a_model_whose_lean_form_could_differ_is_refused() -> None:
