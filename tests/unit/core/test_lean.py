@@ -30,6 +30,17 @@ from newsmon.tracker import actors, series, tone
 MODELS = [ArticleEntities, ArticleObservations, ArticleEvents]
 
 
+def _header(article: str, source: str, ingested: dt.datetime | None = None) -> dict[str, Any]:
+    """An article record's header fields (extracted a minute after publication)."""
+    return {
+        "article_id": article,
+        "source": source,
+        "published_at": PUBLISHED,
+        "extracted_at": PUBLISHED + dt.timedelta(minutes=1),
+        "ingested_at": ingested,
+    }
+
+
 def _entities(rng: random.Random, article: str) -> ArticleEntities:
     ents = []
     for i in range(rng.randint(0, 6)):
@@ -49,12 +60,7 @@ def _entities(rng: random.Random, article: str) -> ArticleEntities:
             )
         )
     return ArticleEntities(
-        article_id=article,
-        source="Levant Wire",
-        published_at=PUBLISHED,
-        extracted_at=PUBLISHED + dt.timedelta(minutes=1),
-        ingested_at=rng.choice([None, PUBLISHED]),
-        entities=ents,
+        **_header(article, "Levant Wire", rng.choice([None, PUBLISHED])), entities=ents
     )
 
 
@@ -80,13 +86,7 @@ def _observations(rng: random.Random, article: str) -> ArticleObservations:
                 evidence=Evidence(text="About 30 trucks entered.", start=start, end=start + 24),
             )
         )
-    return ArticleObservations(
-        article_id=article,
-        source="Nile Courier",
-        published_at=PUBLISHED,
-        extracted_at=PUBLISHED,
-        observations=obs,
-    )
+    return ArticleObservations(**_header(article, "Nile Courier"), observations=obs)
 
 
 def _events(rng: random.Random, article: str) -> ArticleEvents:
@@ -108,14 +108,7 @@ def _events(rng: random.Random, article: str) -> ArticleEvents:
                 evidence=Evidence(text="Turkey withdrew its ambassador.", start=i, end=i + 31),
             )
         )
-    return ArticleEvents(
-        article_id=article,
-        source="Harbor Dispatch",
-        published_at=PUBLISHED,
-        extracted_at=PUBLISHED,
-        ingested_at=PUBLISHED,
-        events=evs,
-    )
+    return ArticleEvents(**_header(article, "Harbor Dispatch", PUBLISHED), events=evs)
 
 
 BUILDERS = {ArticleEntities: _entities, ArticleObservations: _observations, ArticleEvents: _events}
