@@ -9,7 +9,7 @@ records) was most of the cost of decoding them (0.14 s against 0.06 s for the sa
 `lean_model(model)` is generated from the contract model, not written again: each nested
 model becomes a `TypedDict` whose fields carry the model's own `FieldInfo` (type,
 constraints, default), with unknown keys forbidden as `Contract` forbids them. So a record
-is accepted or rejected exactly as by the contract (tests/unit/test_lean.py checks this on
+is accepted or rejected exactly as by the contract (tests/unit/core/test_lean.py checks this on
 valid and broken records), and a defaulted field missing from the JSON is filled in with its
 default, as the model fills it. A model with validators, serializers or settings beyond
 `extra` and `frozen` is refused: its lean form could not promise the same result.
@@ -70,7 +70,7 @@ def _lean_type(tp: Any) -> Any:
         return Union[tuple(_lean_type(a) for a in args)]  # noqa: UP007
     if origin is Annotated:
         return Annotated[(_lean_type(args[0]), *tp.__metadata__)]
-    if any(_lean_type(a) is not a for a in args):
+    if any(_lean_type(a) != a for a in args):
         raise TypeError(f"no lean form for {tp!r}")
     return tp
 
@@ -96,7 +96,7 @@ def lean_model(model: type[BaseModel]) -> Any:
     overrides: dict[str, Any] = {}
     for name, info in model.model_fields.items():
         lean = _lean_type(info.annotation)
-        if lean is not info.annotation and lean != info.annotation:
+        if lean != info.annotation:
             overrides[name] = (lean, info)
     # The contract's name: a validation error reads as the contract's ("... for ArticleEvents").
     return create_model(model.__name__, __base__=model, **overrides)
@@ -107,4 +107,4 @@ def items(values: Any) -> list[dict[str, Any]]:
     contract model's (which tests and callers in process build)."""
     if values and isinstance(values[0], BaseModel):
         return [v.model_dump() for v in values]
-    return list(values) if not isinstance(values, list) else values
+    return values if isinstance(values, list) else list(values)

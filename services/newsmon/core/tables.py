@@ -21,7 +21,7 @@ from typing import Any
 
 import pydantic_core
 
-from newsmon.core.bundles import decode_json
+from newsmon.core.serde import decode_json
 
 #: A key staged for deletion (the value `StagedStore.staged()` gives for it).
 DELETED = _DELETED = object()
@@ -177,7 +177,7 @@ def encode_value(value: Any) -> bytes:
 
 
 def decode_value(data: bytes | None) -> Any:
-    """A table value from its JSON bytes (`bundles.decode_json`: short strings shared)."""
+    """A table value from its JSON bytes (`serde.decode_json`: short strings shared)."""
     return None if data is None else decode_json(data)
 
 
