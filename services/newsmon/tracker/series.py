@@ -268,13 +268,6 @@ def _choose_after(index: dict[str, list[Any]], chosen: str | None, changed: str)
     return chosen if _rank(index[chosen]) >= _rank(index[changed]) else changed
 
 
-def _point(as_of: str, chosen: Figure, alternatives: list[float]) -> tuple[SeriesPoint, Any]:
-    """The point of one date from its chosen figure and the other values reported for it
-    (floats, sorted; the list is kept, not copied), and its JSON form (`_point_json`)."""
-    data = _point_json(as_of, chosen, alternatives)
-    return SeriesPoint.model_validate(data), data
-
-
 def _point_json(as_of: str, chosen: Figure, alternatives: list[float]) -> dict[str, Any]:
     """A date's point in JSON form (what `SeriesPoint.model_dump(mode="json")` gives, which
     the store keeps), from its chosen figure and the other values reported for it.
@@ -326,25 +319,11 @@ def date_figures(store: MutableMapping[str, Any], sid: str, as_of: str) -> dict[
     return {v: store[figure_key(sid, as_of, v)] for v in index}
 
 
-def _chosen_point(
-    store: MutableMapping[str, Any],
-    sid: str,
-    as_of: str,
-    index: dict[str, list[Any]],
-    chosen: str | None = None,
-) -> tuple[SeriesPoint, Any]:
-    """A date's point and its JSON form (`_point`): its chosen figure (`chosen`, or `_choose`
-    over the date's `index`), the others' values as alternatives."""
-    data = _chosen_point_json(
-        store, sid, as_of, index, _choose(index) if chosen is None else chosen
-    )
-    return SeriesPoint.model_validate(data), data
-
-
 def _chosen_point_json(
     store: MutableMapping[str, Any], sid: str, as_of: str, index: dict[str, list[Any]], chosen: str
 ) -> dict[str, Any]:
-    """`_chosen_point`'s JSON form only."""
+    """A date's point in JSON form (`_point_json`): its chosen figure `chosen`, the others'
+    values (sorted) as alternatives."""
     others = sorted(float(index[v][3]) for v in index if v != chosen)
     return _point_json(as_of, store[figure_key(sid, as_of, chosen)], others)
 
@@ -472,7 +451,7 @@ def _upgrade(store: MutableMapping[str, Any], sid: str, old: SeriesState) -> Ser
         dates = sorted(old.get("points", {}))
     for as_of in dates:
         index = _entry(store.get(date_key(sid, as_of)))["figures"]
-        _, point = _chosen_point(store, sid, as_of, index)
+        point = _chosen_point_json(store, sid, as_of, index, _choose(index))
         store[date_key(sid, as_of)] = {"figures": index, "point": point}
     state = {**meta, "point_dates": dates}
     store[sid] = state

@@ -567,7 +567,8 @@ def test_a_points_stored_form_is_its_models_json() -> None:
     """The store keeps the JSON form `_point` builds next to the point: it must be what the
     point's own `model_dump(mode="json")` gives, for figures with and without evidence,
     claimants, alternatives and integral values."""
-    from newsmon.tracker.series import _point
+    from newsmon.core.models import SeriesPoint
+    from newsmon.tracker.series import _point_json
 
     figures = [
         {
@@ -589,7 +590,8 @@ def test_a_points_stored_form_is_its_models_json() -> None:
          "article_ids": ["c"], "claimants": [], "evidence": []},
     ]  # fmt: skip
     for figure, alternatives in zip(figures, [[100.0, 12.5], [3]], strict=True):
-        point, stored = _point("2023-11-12", figure, alternatives)
+        stored = _point_json("2023-11-12", figure, alternatives)
+        point = SeriesPoint.model_validate(stored)
         assert stored == point.model_dump(mode="json")
         assert point.as_of == dt.date(2023, 11, 12) and point.corroboration == len(
             figure["sources"]
