@@ -1,7 +1,9 @@
 # newsmon — `make demo` and `make test` are the whole set-up (see README).
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
-PYTHON ?= python3
+# The interpreter the virtualenv is created with; empty: the fastest CPython 3.11 found
+# (deploy/pick-python). An existing .venv keeps its own: remove it to rebuild.
+PYTHON ?=
 VENV ?= .venv
 BIN := $(VENV)/bin
 NEWSMON := $(BIN)/newsmon
@@ -14,7 +16,12 @@ help: ## Show this help
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*?## "}{printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}'
 
 $(STAMP): pyproject.toml
-	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@test -x $(BIN)/python || { \
+	  py="$(PYTHON)"; \
+	  if [ -z "$$py" ]; then py=$$(deploy/pick-python) || exit 1; fi; \
+	  echo "creating $(VENV) with $$py"; \
+	  "$$py" -m venv $(VENV); \
+	}
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e ".[dev]"
 	@touch $(STAMP)

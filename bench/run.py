@@ -1373,6 +1373,17 @@ def _summary(value: Any) -> str:
     return json.dumps(flat)
 
 
+def libpython_shared() -> bool | None:
+    """Whether this interpreter runs from a shared libpython (a plain build from source, as
+    pyenv makes) rather than a static executable (a distribution's optimised build); None
+    where /proc is not there. The figures depend on it (deploy/pick-python)."""
+    try:
+        with open("/proc/self/maps", encoding="utf-8") as maps:
+            return any("libpython" in line for line in maps)
+    except OSError:
+        return None
+
+
 def run(opts: Options) -> dict[str, Any]:
     res: dict[str, Any] = {
         "started_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
@@ -1383,6 +1394,9 @@ def run(opts: Options) -> dict[str, Any]:
             ),
             "note": MACHINE_NOTE,
             "python": platform.python_version(),
+            "python_executable": os.path.realpath(sys.executable),
+            "python_build": " ".join(platform.python_build()),
+            "python_libpython_shared": libpython_shared(),
             "platform": platform.platform(),
         },
         "options": {
