@@ -51,13 +51,19 @@ def test_candidates_that_fail_the_probe_are_skipped_with_the_reason(tmp_path: Pa
     old = _fake(tmp_path, "old", "Python 3.10.13, not 3.11", status=1)
     novenv = _fake(tmp_path, "novenv", "cannot create a virtualenv: No module named 'ensurepip'", 1)
     garbled = _fake(tmp_path, "garbled", "hello")
+    broken = tmp_path / "broken"  # a pyenv shim of a version not installed, say
+    broken.write_text("#!/usr/bin/env bash\necho 'version not installed' >&2\nexit 127\n")
+    broken.chmod(0o755)
     good = _fake(tmp_path, "good", "ok 3.11.7 0.020000")
-    res = _pick(old, novenv, "no-such-python-here", garbled, good)
+    res = _pick(old, novenv, "no-such-python-here", garbled, broken, good)
     assert res.returncode == 0, res.stderr
     assert res.stdout.strip() == str(good)
     assert f"{old} skipped: Python 3.10.13, not 3.11" in res.stderr
     assert f"{novenv} skipped: cannot create a virtualenv" in res.stderr
     assert f"{garbled} skipped: unexpected probe output: hello" in res.stderr
+    assert f"{broken} skipped: it does not run" in res.stderr
+    # A name that is not there at all is passed over quietly.
+    assert "no-such-python-here" not in res.stderr
 
 
 def test_one_interpreter_under_two_names_is_probed_once(tmp_path: Path) -> None:
