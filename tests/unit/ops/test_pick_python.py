@@ -48,7 +48,7 @@ def test_the_fastest_qualifying_candidate_is_chosen(tmp_path: Path) -> None:
 
 
 def test_candidates_that_fail_the_probe_are_skipped_with_the_reason(tmp_path: Path) -> None:
-    old = _fake(tmp_path, "old", "Python 3.10.13, not 3.11", status=1)
+    old = _fake(tmp_path, "old", "Python 3.10.13, older than 3.11", status=1)
     novenv = _fake(tmp_path, "novenv", "cannot create a virtualenv: No module named 'ensurepip'", 1)
     garbled = _fake(tmp_path, "garbled", "hello")
     broken = tmp_path / "broken"  # a pyenv shim of a version not installed, say
@@ -58,7 +58,7 @@ def test_candidates_that_fail_the_probe_are_skipped_with_the_reason(tmp_path: Pa
     res = _pick(old, novenv, "no-such-python-here", garbled, broken, good)
     assert res.returncode == 0, res.stderr
     assert res.stdout.strip() == str(good)
-    assert f"{old} skipped: Python 3.10.13, not 3.11" in res.stderr
+    assert f"{old} skipped: Python 3.10.13, older than 3.11" in res.stderr
     assert f"{novenv} skipped: cannot create a virtualenv" in res.stderr
     assert f"{garbled} skipped: unexpected probe output: hello" in res.stderr
     assert f"{broken} skipped: it does not run" in res.stderr
@@ -76,12 +76,28 @@ def test_one_interpreter_under_two_names_is_probed_once(tmp_path: Path) -> None:
     assert (tmp_path / "probes.log").read_text().splitlines() == [str(real)]
 
 
+def test_a_later_version_is_taken_only_when_there_is_no_3_11(tmp_path: Path) -> None:
+    """3.11 is the tested version: a faster 3.12 does not beat it; without any 3.11 the
+    fastest later version is used, with a warning."""
+    py311 = _fake(tmp_path, "py311", "ok 3.11.7 0.009000")
+    py312 = _fake(tmp_path, "py312", "ok 3.12.1 0.004000")
+    py313 = _fake(tmp_path, "py313", "ok 3.13.0 0.005000")
+    res = _pick(py312, py313, py311)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.strip() == str(py311)
+    assert "warning" not in res.stderr
+    res = _pick(py313, py312)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.strip() == str(py312)
+    assert f"warning: no CPython 3.11 found; {py312} is newer than" in res.stderr
+
+
 def test_no_qualifying_candidate_is_an_error_that_says_what_to_do(tmp_path: Path) -> None:
-    old = _fake(tmp_path, "old", "Python 3.12.1, not 3.11", status=1)
+    old = _fake(tmp_path, "old", "Python 3.10.13, older than 3.11", status=1)
     res = _pick(old, "no-such-python-here")
     assert res.returncode == 1
     assert res.stdout == ""
-    assert "no CPython 3.11 with venv and ensurepip found" in res.stderr
+    assert "no CPython 3.11 or later with venv and ensurepip found" in res.stderr
     assert "PYTHON=" in res.stderr
 
 
