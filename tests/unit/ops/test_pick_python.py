@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import platform
 import subprocess
 import sys
 from pathlib import Path
@@ -34,13 +35,18 @@ def _pick(*candidates: Path | str) -> subprocess.CompletedProcess[str]:
     )
 
 
+def _chosen(res: subprocess.CompletedProcess[str]) -> str:
+    """The interpreter a successful run chose."""
+    assert res.returncode == 0, res.stderr
+    return res.stdout.strip()
+
+
 def test_the_fastest_qualifying_candidate_is_chosen(tmp_path: Path) -> None:
     slow = _fake(tmp_path, "slow", "ok 3.11.7 0.009500")
     fast = _fake(tmp_path, "fast", "ok 3.11.2 0.006500")
     other = _fake(tmp_path, "other", "ok 3.11.9 0.012000")
     res = _pick(slow, fast, other)
-    assert res.returncode == 0, res.stderr
-    assert res.stdout.strip() == str(fast)
+    assert _chosen(res) == str(fast)
     assert f"using {fast}" in res.stderr
     # Every candidate's probe time is reported.
     for path, seconds in ((slow, "0.009500"), (fast, "0.006500"), (other, "0.012000")):
@@ -56,8 +62,7 @@ def test_candidates_that_fail_the_probe_are_skipped_with_the_reason(tmp_path: Pa
     broken.chmod(0o755)
     good = _fake(tmp_path, "good", "ok 3.11.7 0.020000")
     res = _pick(old, novenv, "no-such-python-here", garbled, broken, good)
-    assert res.returncode == 0, res.stderr
-    assert res.stdout.strip() == str(good)
+    assert _chosen(res) == str(good)
     assert f"{old} skipped: Python 3.10.13, older than 3.11" in res.stderr
     assert f"{novenv} skipped: cannot create a virtualenv" in res.stderr
     assert f"{garbled} skipped: unexpected probe output: hello" in res.stderr
@@ -71,8 +76,7 @@ def test_one_interpreter_under_two_names_is_probed_once(tmp_path: Path) -> None:
     alias = tmp_path / "python3"
     alias.symlink_to(real)
     res = _pick(alias, real)
-    assert res.returncode == 0, res.stderr
-    assert res.stdout.strip() == str(real)
+    assert _chosen(res) == str(real)
     assert (tmp_path / "probes.log").read_text().splitlines() == [str(real)]
 
 
@@ -83,12 +87,10 @@ def test_a_later_version_is_taken_only_when_there_is_no_3_11(tmp_path: Path) -> 
     py312 = _fake(tmp_path, "py312", "ok 3.12.1 0.004000")
     py313 = _fake(tmp_path, "py313", "ok 3.13.0 0.005000")
     res = _pick(py312, py313, py311)
-    assert res.returncode == 0, res.stderr
-    assert res.stdout.strip() == str(py311)
+    assert _chosen(res) == str(py311)
     assert "warning" not in res.stderr
     res = _pick(py313, py312)
-    assert res.returncode == 0, res.stderr
-    assert res.stdout.strip() == str(py312)
+    assert _chosen(res) == str(py312)
     assert f"warning: no CPython 3.11 found; {py312} is newer than" in res.stderr
 
 
@@ -102,10 +104,10 @@ def test_no_qualifying_candidate_is_an_error_that_says_what_to_do(tmp_path: Path
 
 
 def test_the_real_probe_accepts_this_interpreter() -> None:
-    """The probe itself (not a stand-in) runs on the interpreter the tests run on: CPython
-    3.11 with venv and ensurepip, as the virtualenv was made by the script or by hand."""
+    """The probe itself (not a stand-in) runs on the interpreter the tests run on (3.11 or
+    later, with venv and ensurepip, as the virtualenv was made by the script or by hand) and
+    reports its version."""
     res = _pick(sys.executable)
-    assert res.returncode == 0, res.stderr
-    chosen = res.stdout.strip()
+    chosen = _chosen(res)
     assert os.path.samefile(chosen, os.path.realpath(sys.executable))
-    assert f"{chosen} (Python 3.11." in res.stderr
+    assert f"{chosen} (Python {platform.python_version()}): probe " in res.stderr
